@@ -1,0 +1,144 @@
+# cellvm build.  Everything goes out of tree into $(BUILD); binaries in
+# $(BUILD)/bin.  Sources are found by directory, so a new file needs no edit
+# here:
+#   ipc/ sandbox/ devices/*/ tools/common/   -> $(BUILD)/libcellvm.a
+#     (except each folder's main.c and files named *_hooks.c)
+#   devices/NAME/main.c                      -> $(BUILD)/bin/cellvm-dev-NAME
+#   tools/NAME/main.c                        -> $(BUILD)/bin/cellvm-NAME
+#   tests/unit/test_NAME.c                   -> $(BUILD)/tests/test_NAME (cmocka)
+#   tests/integration/*.sh                   -> run by make check
+#   tools/fuzz/fuzz_NAME.c                   -> $(BUILD)/fuzz/fuzz_NAME (clang, libFuzzer)
+#   tools/bench/bench_NAME.c                 -> $(BUILD)/bench/bench_NAME
+
+BUILD     ?= build
+ifeq ($(origin CC),default)
+CC        := gcc
+endif
+SAN       ?=
+PKGS      := libprotobuf-c libseccomp libevent uuid
+CFLAGS    := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
+             -I. -I$(BUILD)/gen $(SAN) $(EXTRA_CFLAGS)
+LDFLAGS   := $(SAN)
+LDLIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+PROTOS    := $(wildcard proto/*.proto)
+GEN_C     := $(patsubst proto/%.proto,$(BUILD)/gen/proto/%.pb-c.c,$(PROTOS))
+GEN_H     := $(GEN_C:.c=.h)
+
+LIB_DIRS  := ipc sandbox $(wildcard devices/*) tools/common vmm-core
+LIB_SRCS  := $(filter-out %/main.c %_hooks.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
+LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) \
+             $(patsubst %.c,$(BUILD)/obj/%.o,$(GEN_C:$(BUILD)/%=%))
+LIB       := $(BUILD)/libcellvm.a
+
+DEV_NAMES := $(patsubst devices/%/main.c,%,$(wildcard devices/*/main.c))
+TOOL_NAMES:= $(patsubst tools/%/main.c,%,$(wildcard tools/*/main.c))
+BINS      := $(addprefix $(BUILD)/bin/cellvm-dev-,$(DEV_NAMES)) \
+             $(addprefix $(BUILD)/bin/cellvm-,$(TOOL_NAMES))
+# Device binaries with the test-only hooks (devices/common/*_hooks.c) linked in.
+HOOK_SRCS := $(wildcard devices/common/*_hooks.c)
+HOOK_BINS := $(addprefix $(BUILD)/test-bin/cellvm-dev-,$(DEV_NAMES))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+INTEG     := $(sort $(wildcard tests/integration/*.sh))
+
+FUZZ_SRCS := $(wildcard tools/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tools/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_TIME ?= 60
+BENCH_SRCS:= $(wildcard tools/bench/bench_*.c)
+BENCH_BINS:= $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+
+.PHONY: all deps check check-unit check-integration check-fuzz check-asan \
+        fuzz bench clean
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: $(BINS) $(HOOK_BINS)
+
+deps:
+	@tools/deps.sh
+
+# --- generated protobuf-c code ---------------------------------------------
+$(BUILD)/gen/proto/%.pb-c.c $(BUILD)/gen/proto/%.pb-c.h: proto/%.proto
+	@mkdir -p $(dir $@)
+	protoc-c --c_out=$(BUILD)/gen $<
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-unused-parameter -MMD -MP -c -o $@ $<
+
+# Every object waits for the generated headers.
+$(BUILD)/obj/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/obj-hooks/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DCELLVM_TEST_HOOKS -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/cellvm-dev-%: $(BUILD)/obj/devices/%/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/cellvm-%: $(BUILD)/obj/tools/%/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/test-bin/cellvm-dev-%: $(BUILD)/obj/devices/%/main.o \
+		$(patsubst %.c,$(BUILD)/obj-hooks/%.o,$(HOOK_SRCS)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/bench/bench_%: $(BUILD)/obj/tools/bench/bench_%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+
+# --- tests -----------------------------------------------------------------
+check: deps
+	@$(MAKE) --no-print-directory check-unit check-integration check-fuzz
+
+check-unit: $(UNIT_BINS) $(BINS) $(HOOK_BINS)
+	@tools/run-tests.sh unit $(UNIT_BINS)
+
+check-integration: $(BINS) $(HOOK_BINS)
+	@BUILD=$(BUILD) tools/run-tests.sh integration $(INTEG)
+
+# ASan + UBSan: a build of its own, the unit and integration tests on it.
+check-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  check-unit check-integration
+
+# --- fuzzing (clang + libFuzzer + ASan/UBSan, a build of its own) ----------
+FUZZ_CFLAGS := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
+$(BUILD)/fuzz/fuzz_%: tools/fuzz/fuzz_%.c
+	@$(MAKE) --no-print-directory BUILD=build/fuzzlib CC=clang \
+	  SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+	  build/fuzzlib/libcellvm.a
+	@mkdir -p $(dir $@)
+	clang $(filter-out -Werror,$(CFLAGS)) -Werror -I build/fuzzlib/gen $(FUZZ_CFLAGS) \
+	  -o $@ $< build/fuzzlib/libcellvm.a $(LDLIBS)
+
+check-fuzz: $(FUZZ_BINS)
+	@tools/run-fuzz.sh 10 $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	@tools/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_BINS)
+
+# --- benchmarks --------------------------------------------------------------
+bench: deps $(BINS) $(BENCH_BINS)
+	@for b in $(BENCH_BINS); do echo "== $$b"; $$b --bin-dir $(BUILD)/bin || exit 1; done
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj $(BUILD)/obj-hooks -name '*.d' 2>/dev/null)
