@@ -1,8 +1,8 @@
 # cellvm build.  Everything goes out of tree into $(BUILD); binaries in
 # $(BUILD)/bin.  Sources are found by directory, so a new file needs no edit
 # here:
-#   ipc/ sandbox/ devices/*/ tools/common/   -> $(BUILD)/libcellvm.a
-#     (except each folder's main.c and files named *_hooks.c)
+#   ipc/ sandbox/ vmm-core/ devices/*/ tools/*/ -> $(BUILD)/libcellvm.a
+#     (except each main.c, files named *_hooks.c, tools/fuzz and tools/bench)
 #   devices/NAME/main.c                      -> $(BUILD)/bin/cellvm-dev-NAME
 #   tools/NAME/main.c                        -> $(BUILD)/bin/cellvm-NAME
 #   tests/unit/test_NAME.c                   -> $(BUILD)/tests/test_NAME (cmocka)
@@ -25,7 +25,8 @@ PROTOS    := $(wildcard proto/*.proto)
 GEN_C     := $(patsubst proto/%.proto,$(BUILD)/gen/proto/%.pb-c.c,$(PROTOS))
 GEN_H     := $(GEN_C:.c=.h)
 
-LIB_DIRS  := ipc sandbox $(wildcard devices/*) tools/common vmm-core
+LIB_DIRS  := ipc sandbox vmm-core $(wildcard devices/*) \
+             $(filter-out tools/fuzz tools/bench,$(wildcard tools/*))
 LIB_SRCS  := $(filter-out %/main.c %_hooks.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) \
              $(patsubst %.c,$(BUILD)/obj/%.o,$(GEN_C:$(BUILD)/%=%))
@@ -52,7 +53,6 @@ BENCH_BINS:= $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 .PHONY: all deps check check-unit check-integration check-fuzz check-asan \
         fuzz bench clean
 .DELETE_ON_ERROR:
-.SECONDARY:
 
 all: $(BINS) $(HOOK_BINS)
 

@@ -7,6 +7,7 @@
 #define CELLVM_TOOLS_DEVRUN_SCRIPT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum script_op {

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Runs test programs, one after another, and reports each one's result.
+# usage: run-tests.sh unit|integration TEST...
+# Integration tests are shell scripts; they get $BUILD (the build directory).
+kind=$1; shift
+failed=0 n=0
+for t in "$@"; do
+    n=$((n + 1))
+    log=$(mktemp)
+    start=$(date +%s)
+    if [ "$kind" = integration ]; then
+        BUILD=${BUILD:-build} sh "$t" >"$log" 2>&1
+    else
+        "$t" >"$log" 2>&1
+    fi
+    rc=$?
+    secs=$(( $(date +%s) - start ))
+    if [ $rc -eq 0 ]; then
+        echo "PASS $t (${secs}s)"
+    else
+        echo "FAIL $t (exit $rc, ${secs}s)"
+        sed 's/^/    /' "$log" | tail -60
+        failed=$((failed + 1))
+    fi
+    rm -f "$log"
+done
+echo "$kind: $((n - failed))/$n passed"
+[ $failed -eq 0 ]
