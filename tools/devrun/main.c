@@ -169,10 +169,10 @@ static int run_script(struct run *r, FILE *in, const char *name)
 		}
 		int rc = run_cmd(r, &c, lineno);
 		fflush(stdout);
-		if (devhost_drain_messages(&r->h) < 0 || devhost_reap(&r->h, 0))
-			return device_failed(r, "the device process ended during the script");
 		if (rc)
 			return rc;
+		if (devhost_drain_messages(&r->h) < 0 || devhost_reap(&r->h, 0))
+			return device_failed(r, "the device process ended during the script");
 	}
 	return 0;
 }
