@@ -50,7 +50,7 @@ FUZZ_TIME ?= 60
 BENCH_SRCS:= $(wildcard tools/bench/bench_*.c)
 BENCH_BINS:= $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all deps check check-unit check-integration check-fuzz check-asan \
+.PHONY: all demo deps check check-unit check-integration check-fuzz check-asan \
         fuzz bench clean
 .DELETE_ON_ERROR:
 
@@ -58,6 +58,12 @@ all: $(BINS) $(HOOK_BINS)
 
 deps:
 	@tools/deps.sh
+
+# Until the vCPU core boots a VM, the demo is a guest's serial driver played
+# by cellvm-devrun against the sandboxed UART device process.
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@$(BUILD)/bin/cellvm-devrun -q --script tools/demo/uart-hello.txt uart --port com1 --backend stdio
 
 # --- generated protobuf-c code ---------------------------------------------
 $(BUILD)/gen/proto/%.pb-c.c $(BUILD)/gen/proto/%.pb-c.h: proto/%.proto
