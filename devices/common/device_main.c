@@ -1,5 +1,6 @@
 /* The life of a device process: setup, sandbox, ready, serve, exit. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,9 @@ int device_main(const struct device_ops *ops, int argc, char **argv)
 			return EXIT_SETUP;
 		}
 	}
+	/* A backend peer that goes away must be an EPIPE the model handles,
+	 * not a signal that kills the device. */
+	signal(SIGPIPE, SIG_IGN);
 	static struct device d; /* large: keep it off the stack */
 	d.ops = ops;
 	d.control_fd = SANDBOX_CONTROL_FD;

@@ -40,7 +40,20 @@ static struct uart_state *state(struct device *d)
 	return d->priv;
 }
 
-static void client_gone(struct uart_state *s)
+/* The peer no longer takes output (EPIPE): drop output from now on, but keep
+ * reading what it sent before it went, until end of file. */
+static void output_gone(struct uart_state *s)
+{
+	struct uart_backend *b = &s->b;
+	b->out_fd = -1;
+	device_log(s->d, CELLVM__LOG__LEVEL__WARNING,
+		   "%s: peer closed; output is discarded until %s", b->desc,
+		   b->kind == CELLVM__BACKEND__KIND__SOCKET_SERVER ? "the next client"
+								   : "the VM stops");
+}
+
+/* End of input from the peer (or an error reading it). */
+static void input_ended(struct uart_state *s)
 {
 	struct uart_backend *b = &s->b;
 	if (b->kind == CELLVM__BACKEND__KIND__SOCKET_SERVER) {
@@ -49,12 +62,11 @@ static void client_gone(struct uart_state *s)
 		close(b->in_fd);
 		b->in_fd = b->out_fd = -1;
 		device_log(s->d, CELLVM__LOG__LEVEL__INFO, "%s: client disconnected", b->desc);
-	} else {
-		b->eof = true;
-		b->out_fd = -1;
-		device_log(s->d, CELLVM__LOG__LEVEL__WARNING,
-			   "%s: peer closed; output is discarded from now on", b->desc);
+		return;
 	}
+	/* Output goes on until a write says the peer is gone: it may have
+	 * shut down only its sending side. */
+	b->eof = true;
 }
 
 static size_t backend_tx(void *opaque, const uint8_t *buf, size_t len)
@@ -74,7 +86,7 @@ static size_t backend_tx(void *opaque, const uint8_t *buf, size_t len)
 	if (errno == EAGAIN)
 		return 0; /* the socket is full: the guest waits on THRE */
 	if (errno == EPIPE || errno == ECONNRESET) {
-		client_gone(s);
+		output_gone(s);
 		return len;
 	}
 	/* A file that cannot take more (disk full, quota): keep the bytes in
@@ -215,7 +227,7 @@ static int uart_poll_fds(struct device *d, struct pollfd *p, int max)
 	/* Flow control: read only what the RX FIFO can hold. */
 	if (b->in_fd >= 0 && !b->eof && uart_rx_space(&s->u) > 0)
 		ev |= POLLIN;
-	if (b->in_fd >= 0 && b->in_fd == b->out_fd && uart_tx_pending(&s->u) && !s->retry_at)
+	if (b->out_fd >= 0 && b->in_fd == b->out_fd && uart_tx_pending(&s->u) && !s->retry_at)
 		ev |= POLLOUT;
 	if (!ev)
 		return 0;
@@ -254,7 +266,7 @@ static void uart_receive(struct uart_state *s)
 			b->eof = true; /* stdin closed: output still works */
 			return;
 		}
-		client_gone(s);
+		input_ended(s);
 	}
 }
 

@@ -61,7 +61,11 @@ int uart_host_backend(struct devhost *h, const char *spec)
 		return devhost_add_backend(h, CELLVM__BACKEND__KIND__FILE, -1, fd, desc);
 	}
 	if (strncmp(spec, "unix:", 5) == 0 && spec[5]) {
-		char path[128];
+		char path[sizeof(((struct sockaddr_un *)0)->sun_path) + sizeof(",server")];
+		if (strlen(spec + 5) >= sizeof(path)) {
+			snprintf(h->err, sizeof(h->err), "unix socket path too long: %s", spec + 5);
+			return -1;
+		}
 		snprintf(path, sizeof(path), "%s", spec + 5);
 		char *comma = strchr(path, ',');
 		bool server = false;

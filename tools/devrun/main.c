@@ -246,6 +246,10 @@ int main(int argc, char **argv)
 		}
 		bin = path;
 	}
+	if (access(bin, X_OK) < 0) {
+		fprintf(stderr, "cellvm-devrun: %s: %s\n", bin, strerror(errno));
+		return EXIT_USAGE;
+	}
 	FILE *in = stdin;
 	if (script && !(in = fopen(script, "r"))) {
 		fprintf(stderr, "cellvm-devrun: %s: %s\n", script, strerror(errno));
