@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 const struct uart_port_info uart_com_ports[4] = {
@@ -16,6 +17,25 @@ const struct uart_port_info uart_com_ports[4] = {
 	{"com3", 0x3e8, 4},
 	{"com4", 0x2e8, 3},
 };
+
+/* The device puts the terminal in raw mode and restores it when it exits;
+ * if it is killed it cannot, so the host restores it too. */
+static struct termios saved_tty;
+static bool tty_saved;
+
+static void restore_terminal(void)
+{
+	if (tty_saved)
+		tcsetattr(0, TCSANOW, &saved_tty);
+}
+
+static void save_terminal(void)
+{
+	if (tty_saved || !isatty(0) || tcgetattr(0, &saved_tty) < 0)
+		return;
+	tty_saved = true;
+	atexit(restore_terminal);
+}
 
 static int unix_socket(struct devhost *h, const char *path, bool server)
 {
@@ -86,6 +106,7 @@ int uart_host_backend(struct devhost *h, const char *spec)
 					   fd, -1, desc);
 	}
 	if (strcmp(spec, "stdio") == 0) {
+		save_terminal();
 		int in = dup(0), out = dup(1);
 		if (in < 0 || out < 0) {
 			snprintf(h->err, sizeof(h->err), "stdio: %s", strerror(errno));
