@@ -137,7 +137,8 @@ struct ring_consumer {
 	struct ring_hdr *r;
 	struct ring_entry *e;
 	uint32_t mask;
-	uint32_t tail; /* local copy */
+	uint32_t tail;      /* local copy */
+	uint32_t head_seen; /* last head read from the producer */
 	uint32_t pending_read; /* seq + 1 of a read taken but not answered, 0 if none */
 	char err[160];
 };

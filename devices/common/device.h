@@ -61,6 +61,7 @@ struct device {
 	struct ring_set rings;
 	struct ring_consumer cons[RING_MAX_RINGS];
 	unsigned poll_us;
+	bool doorbell_rang; /* readable; drained before the next sleep */
 
 	/* fds that came with the setup; -1 once closed */
 	int fds[CONTROL_MAX_FDS];

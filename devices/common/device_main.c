@@ -97,13 +97,10 @@ static int wait_events(struct device *d, int timeout_ms)
 		device_fail(d, "poll: %s", strerror(errno));
 		return -1;
 	}
-	if (n > 0 && p[1].revents & POLLIN) {
-		uint64_t v;
-		if (read(d->rings.doorbell_fd, &v, sizeof(v)) < 0 && errno != EAGAIN) {
-			device_fail(d, "doorbell: %s", strerror(errno));
-			return -1;
-		}
-	}
+	/* The doorbell is read later, before the next sleep: serving the
+	 * rings first keeps that syscall off the waiting vCPU's path. */
+	if (n > 0 && p[1].revents & POLLIN)
+		d->doorbell_rang = true;
 	if (n > 0 && nb)
 		d->ops->poll_events(d, p + 2, nb);
 	if (deadline && device_now_ns() >= deadline)
@@ -146,6 +143,14 @@ static int serve(struct device *d)
 			if (rc)
 				return rc > 0 ? 0 : EXIT_CONTROL_LOST;
 			continue;
+		}
+		if (d->doorbell_rang) {
+			uint64_t v;
+			if (read(d->rings.doorbell_fd, &v, sizeof(v)) < 0 && errno != EAGAIN) {
+				device_fail(d, "doorbell: %s", strerror(errno));
+				return EXIT_CONTROL_LOST;
+			}
+			d->doorbell_rang = false;
 		}
 		ring_set_sleep_prepare(&d->rings);
 		n = device_serve_rings(d); /* what came in before the flag was seen */

@@ -482,8 +482,12 @@ static void test_hostile_consumer_rejected(void **st)
 
 	fixture_make(&f, 1, 8);
 	ring_producer_init(&p, &f.prod_view, 0, 100 * MS);
-	ring_set_ring(&f.cons_view, 0)->tail = 5; /* past head 0 */
+	for (int i = 0; i < 8; i++) /* full: the next post reads the tail */
+		assert_int_equal(ring_post_write(&p, RING_PIO, 0x60, 1, 1), 0);
+	ring_set_ring(&f.cons_view, 0)->tail = 100; /* past head 8 */
 	assert_int_equal(ring_post_write(&p, RING_PIO, 0x60, 1, 1), -EPROTO);
+	assert_non_null(strstr(p.err, "tail"));
+	assert_int_equal(ring_drain(&p), -EPROTO);
 	fixture_free(&f);
 
 	fixture_make(&f, 1, 8);
