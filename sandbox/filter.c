@@ -73,6 +73,13 @@ int sb_load_filter(const struct sandbox_policy *device, char *err, size_t errlen
 		return sb_fail(err, errlen, "seccomp_init: failed (out of memory?)");
 	/* Syscalls of another ABI (i386 via int 0x80, x32) are not in the
 	 * allowlist either: kill the whole process, not just the thread. */
+	/* Every thread of the process gets the filter, not only the caller
+	 * (the vCPU core confines itself with its vCPU threads running). */
+	rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	if (rc < 0) {
+		sb_fail(err, errlen, "seccomp_attr_set(CTL_TSYNC): %s", strerror(-rc));
+		goto out;
+	}
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	if (rc < 0) {
 		sb_fail(err, errlen, "seccomp_attr_set(ACT_BADARCH): %s", strerror(-rc));
