@@ -5,6 +5,7 @@
 #     (except each main.c, files named *_hooks.c, tools/fuzz and tools/bench)
 #   devices/NAME/main.c                      -> $(BUILD)/bin/cellvm-dev-NAME
 #   tools/NAME/main.c                        -> $(BUILD)/bin/cellvm-NAME
+#   tools/cellvm/main.c, vmm-core/main.c     -> $(BUILD)/bin/cellvm, cellvm-core
 #   tests/unit/test_NAME.c                   -> $(BUILD)/tests/test_NAME (cmocka)
 #   tests/integration/*.sh                   -> run by make check
 #   tools/fuzz/fuzz_NAME.c                   -> $(BUILD)/fuzz/fuzz_NAME (clang, libFuzzer)
@@ -33,9 +34,10 @@ LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) \
 LIB       := $(BUILD)/libcellvm.a
 
 DEV_NAMES := $(patsubst devices/%/main.c,%,$(wildcard devices/*/main.c))
-TOOL_NAMES:= $(patsubst tools/%/main.c,%,$(wildcard tools/*/main.c))
+TOOL_NAMES:= $(filter-out cellvm,$(patsubst tools/%/main.c,%,$(wildcard tools/*/main.c)))
 BINS      := $(addprefix $(BUILD)/bin/cellvm-dev-,$(DEV_NAMES)) \
-             $(addprefix $(BUILD)/bin/cellvm-,$(TOOL_NAMES))
+             $(addprefix $(BUILD)/bin/cellvm-,$(TOOL_NAMES)) \
+             $(BUILD)/bin/cellvm $(BUILD)/bin/cellvm-core
 # Device binaries with the test-only hooks (devices/common/*_hooks.c) linked in.
 HOOK_SRCS := $(wildcard devices/common/*_hooks.c)
 HOOK_BINS := $(addprefix $(BUILD)/test-bin/cellvm-dev-,$(DEV_NAMES))
@@ -88,6 +90,15 @@ $(BUILD)/obj-hooks/%.o: %.c | $(GEN_H)
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
+
+# The supervisor (tools/cellvm) and the vCPU core (vmm-core).
+$(BUILD)/bin/cellvm: $(BUILD)/obj/tools/cellvm/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/cellvm-core: $(BUILD)/obj/vmm-core/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bin/cellvm-dev-%: $(BUILD)/obj/devices/%/main.o $(LIB)
 	@mkdir -p $(dir $@)

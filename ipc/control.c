@@ -215,6 +215,8 @@ const char *control_msg_name(Cellvm__Control__MsgCase which)
 	case CELLVM__CONTROL__MSG_LOG: return "log";
 	case CELLVM__CONTROL__MSG_ERROR: return "error";
 	case CELLVM__CONTROL__MSG_SHUTDOWN: return "shutdown";
+	case CELLVM__CONTROL__MSG_CORE_SETUP: return "core setup";
+	case CELLVM__CONTROL__MSG_VM_STOPPED: return "vm stopped";
 	default: return "unknown";
 	}
 }

@@ -10,4 +10,8 @@
  * shutdown. */
 extern const struct sandbox_policy sandbox_policy_uart;
 
+/* The vCPU core after its VM is built: ioctl KVM_RUN, KVM_GET_REGS and
+ * KVM_GET_SREGS only. */
+extern const struct sandbox_policy sandbox_policy_core;
+
 #endif

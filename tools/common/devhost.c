@@ -22,6 +22,7 @@ void devhost_init(struct devhost *h, const char *model, const char *instance)
 	memset(h, 0, sizeof(*h));
 	snprintf(h->model, sizeof(h->model), "%s", model);
 	snprintf(h->instance, sizeof(h->instance), "%s", instance);
+	snprintf(h->label, sizeof(h->label), "cellvm-dev-%s (%s)", model, instance);
 	h->nrings = 1;
 	h->entries = RING_DEFAULT_ENTRIES;
 	h->timeout_ns = 5000000000ull;
@@ -184,21 +185,20 @@ static int send_setup(struct devhost *h)
 static void print_log(struct devhost *h, const ControlMsg *m)
 {
 	if (m->msg_case == CELLVM__CONTROL__MSG_LOG)
-		fprintf(stderr, "cellvm-dev-%s (%s): %s\n", h->model, h->instance, m->log->text);
+		fprintf(stderr, "%s: %s\n", h->label, m->log->text);
 	else if (m->msg_case == CELLVM__CONTROL__MSG_ERROR)
-		fprintf(stderr, "cellvm-dev-%s (%s): error: %s\n", h->model, h->instance,
-			m->error->text);
+		fprintf(stderr, "%s: error: %s\n", h->label, m->error->text);
 }
 
 /* Waits for Ready; logs are printed meanwhile; an error or death fails. */
-static int wait_ready(struct devhost *h)
+int devhost_wait_ready(struct devhost *h)
 {
 	for (;;) {
 		struct pollfd p = {.fd = h->control_fd, .events = POLLIN};
 		int n = poll(&p, 1, DEVHOST_READY_TIMEOUT_MS);
 		if (n == 0) {
-			snprintf(h->err, sizeof(h->err), "cellvm-dev-%s (%s) not ready after %d ms",
-				 h->model, h->instance, DEVHOST_READY_TIMEOUT_MS);
+			snprintf(h->err, sizeof(h->err), "%s not ready after %d ms", h->label,
+				 DEVHOST_READY_TIMEOUT_MS);
 			return -1;
 		}
 		ControlMsg *m;
@@ -218,8 +218,7 @@ static int wait_ready(struct devhost *h)
 			control_free(m);
 			return 0;
 		case CELLVM__CONTROL__MSG_ERROR:
-			snprintf(h->err, sizeof(h->err), "cellvm-dev-%s (%s): %s", h->model,
-				 h->instance, m->error->text);
+			snprintf(h->err, sizeof(h->err), "%s: %s", h->label, m->error->text);
 			control_free(m);
 			devhost_reap(h, 2000);
 			return -1;
@@ -228,18 +227,16 @@ static int wait_ready(struct devhost *h)
 			control_free(m);
 			break;
 		default:
-			snprintf(h->err, sizeof(h->err), "cellvm-dev-%s sent %s before ready",
-				 h->model, control_msg_name(m->msg_case));
+			snprintf(h->err, sizeof(h->err), "%s sent %s before ready", h->label,
+				 control_msg_name(m->msg_case));
 			control_free(m);
 			return -1;
 		}
 	}
 }
 
-int devhost_start(struct devhost *h, const char *binary, bool sandbox)
+int devhost_spawn(struct devhost *h, const char *binary, bool sandbox)
 {
-	if (make_rings(h) < 0)
-		return -1;
 	char *argv[] = {(char *)binary, sandbox ? NULL : "--no-sandbox", NULL};
 	struct sandbox_child child;
 	char err[256];
@@ -250,9 +247,14 @@ int devhost_start(struct devhost *h, const char *binary, bool sandbox)
 	h->pid = child.pid;
 	h->control_fd = child.control_fd;
 	snprintf(h->namespaces, sizeof(h->namespaces), "%s", child.namespaces);
-	if (send_setup(h) < 0)
+	return 0;
+}
+
+int devhost_start(struct devhost *h, const char *binary, bool sandbox)
+{
+	if (make_rings(h) < 0 || devhost_spawn(h, binary, sandbox) < 0 || send_setup(h) < 0)
 		return -1;
-	return wait_ready(h);
+	return devhost_wait_ready(h);
 }
 
 int devhost_drain_messages(struct devhost *h)
@@ -296,8 +298,7 @@ void devhost_describe_end(struct devhost *h, char *buf, size_t len)
 	char how[160] = "still running";
 	if (h->exited)
 		sandbox_describe_status(h->wstatus, how, sizeof(how));
-	snprintf(buf, len, "cellvm-dev-%s (%s, pid %d): %s", h->model, h->instance, (int)h->pid,
-		 how);
+	snprintf(buf, len, "%s, pid %d: %s", h->label, (int)h->pid, how);
 }
 
 int devhost_stop(struct devhost *h)
@@ -306,7 +307,7 @@ int devhost_stop(struct devhost *h)
 	if (h->pid > 0 && !h->exited) {
 		if (h->control_fd >= 0)
 			control_send_simple(h->control_fd, CELLVM__CONTROL__MSG_SHUTDOWN);
-		if (!devhost_reap(h, 3000)) {
+		if (!devhost_reap(h, 2000)) {
 			kill(h->pid, SIGKILL);
 			devhost_reap(h, 3000);
 			rc = -1;

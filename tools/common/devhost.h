@@ -16,6 +16,7 @@
 struct devhost {
 	/* what the caller fills in, directly or through the helpers below */
 	char model[16];     /* "uart" */
+	char label[40];     /* for messages: "cellvm-dev-uart (com1)" */
 	char instance[32];  /* "com1" */
 	unsigned nrings;    /* vCPUs; default 1 */
 	unsigned entries;   /* per ring; default RING_DEFAULT_ENTRIES */
@@ -60,6 +61,11 @@ int devhost_add_backend(struct devhost *h, Cellvm__Backend__Kind kind, int in_fd
  * waits for the device to say it is ready.  0, or -1 with h->err saying
  * what went wrong (the device's own error message, or how it died). */
 int devhost_start(struct devhost *h, const char *binary, bool sandbox);
+
+/* The steps of devhost_start, for processes with a setup of their own (the
+ * vCPU core): spawn, then (after the caller sent its setup) wait for Ready. */
+int devhost_spawn(struct devhost *h, const char *binary, bool sandbox);
+int devhost_wait_ready(struct devhost *h);
 
 /* Receives and prints (to stderr, prefixed) any log or error messages the
  * device sent, without blocking.  Returns -1 if the channel is gone. */

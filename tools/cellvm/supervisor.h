@@ -1,0 +1,43 @@
+/* The supervisor of one VM: its configuration, and running it. */
+#ifndef CELLVM_TOOLS_CELLVM_SUPERVISOR_H
+#define CELLVM_TOOLS_CELLVM_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+
+#define VM_MAX_SERIAL 4
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;  /* NULL: none */
+	const char *cmdline;
+	unsigned cpus;
+	uint64_t memory;     /* bytes */
+	const char *serial[VM_MAX_SERIAL]; /* COM1..COM4 backend specs */
+	unsigned nserial;
+	bool sandbox;
+	bool restart_on_reboot;
+	const char *bin_dir; /* where cellvm-core and cellvm-dev-* are */
+};
+
+/* Parses `cellvm run` options into cfg (defaults filled in).  0, 1 when
+ * --help was printed, or -1 with err. */
+int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen);
+
+/* Checks everything that can be checked before any VM exists: files,
+ * bzImage, sizes against guest RAM and the host.  0, or -1 with err. */
+int run_options_check(const struct vm_config *cfg, char *err, size_t errlen);
+
+void run_usage(FILE *f);
+
+/* Runs the VM in the foreground until it stops; returns the exit status
+ * for the process: 0 after a guest power-off (or a requested stop), non-zero
+ * when anything failed. */
+int supervise(const struct vm_config *cfg);
+
+/* "512M", "2G", "1048576" (bytes). -1 if malformed. */
+int parse_size(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,96 @@
+/* The VM as the core holds it: KVM fds, guest RAM, vCPUs, and where each
+ * port or MMIO range goes. */
+#ifndef CELLVM_VMM_CORE_VM_H
+#define CELLVM_VMM_CORE_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ipc/exit_ring.h"
+#include "vmm-core/layout.h"
+
+#define VM_MAX_DEVICES 32
+#define VM_MAX_RANGES 64
+
+struct vm_device {
+	char name[48];
+	struct ring_set rings;
+};
+
+/* One port or MMIO range and the device behind it. */
+struct vm_range {
+	uint8_t kind; /* RING_PIO or RING_MMIO */
+	uint64_t base, size;
+	unsigned device;
+};
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	struct ring_producer prod[VM_MAX_DEVICES];
+};
+
+struct vm {
+	int kvm_fd, vm_fd;
+	uint8_t *mem; /* all guest RAM, one mapping of the memfd */
+	uint64_t mem_size;
+	unsigned ncpus;
+	size_t run_size;
+	struct kvm_cpuid2 *cpuid; /* what KVM supports, before per-vCPU topology */
+
+	struct vm_device devices[VM_MAX_DEVICES];
+	unsigned ndevices;
+	struct vm_range ranges[VM_MAX_RANGES];
+	unsigned nranges;
+	uint64_t ring_timeout_ns;
+
+	struct vcpu *vcpus;
+
+	/* vCPU threads wait here until the core is confined */
+	pthread_mutex_t lock;
+	pthread_cond_t start_cond;
+	bool started;
+
+	/* core-handled state, under lock */
+	uint16_t pm1_enable;
+	uint8_t reset_reg;
+	uint64_t unclaimed; /* accesses nobody claims */
+	int control_fd;
+};
+
+/* Checks /dev/kvm and every capability used, creates the VM with its
+ * in-kernel irqchip and PIT, and maps guest RAM.  0, or -1 with err. */
+int vm_create(struct vm *vm, int kvm_fd, int mem_fd, uint64_t mem_size, unsigned ncpus,
+	      char *err, size_t errlen);
+
+/* Host address of guest physical [gpa, gpa+len), or NULL if not all RAM. */
+void *vm_gpa(struct vm *vm, uint64_t gpa, uint64_t len);
+
+/* Creates vCPU `id` with CPUID topology, MSRs and LAPIC as at reset. */
+int vcpu_create(struct vm *vm, struct vcpu *v, unsigned id, char *err, size_t errlen);
+/* The boot vCPU: 32-bit protected mode at the kernel's entry. */
+int vcpu_set_boot_state(struct vcpu *v, uint64_t entry, uint64_t zero_page, uint64_t gdt,
+			char *err, size_t errlen);
+/* The vCPU thread: waits for vm_start, then runs the guest until the VM
+ * stops. */
+void *vcpu_loop(void *arg);
+void vm_start(struct vm *vm);
+
+/* Exit handling (exits.c). */
+void vcpu_handle_io(struct vcpu *v);
+void vcpu_handle_mmio(struct vcpu *v);
+
+/* Ends the VM: tells the supervisor why, then exits the process.  Only the
+ * first caller's reason counts. */
+void vm_stop(struct vm *vm, int reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
+/* vm_stop with an error that includes the vCPU's registers. */
+void vcpu_fail(struct vcpu *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+
+#endif
