@@ -171,6 +171,8 @@ static unsigned long long mib_down(uint64_t n)
 	return (unsigned long long)(n / MIB);
 }
 
+static uint64_t kernel_end(const uint8_t *img, const struct bzimage_info *bi);
+
 int bzimage_parse(const uint8_t *img, size_t len, struct bzimage_info *info, char *err,
 		  size_t errlen)
 {
@@ -224,6 +226,7 @@ int bzimage_parse(const uint8_t *img, size_t len, struct bzimage_info *info, cha
 	info->kernel_alignment = get32(img + HDR_KERNEL_ALIGNMENT);
 	info->relocatable = img[HDR_RELOCATABLE] != 0;
 	info->init_size = version >= PROTO_PREF_INIT ? get32(img + HDR_INIT_SIZE) : 0;
+	info->footprint_end = kernel_end(img, info);
 	return 0;
 }
 

@@ -18,6 +18,10 @@ struct bzimage_info {
 	uint32_t init_size;       /* memory the kernel needs from 1 MiB to decompress */
 	bool relocatable;
 	uint32_t kernel_alignment;
+	/* Where the memory the kernel uses from 1 MiB on while it starts ends
+	 * (loaded bytes, or its runtime area up to init_size): nothing else
+	 * may be placed below this. */
+	uint64_t footprint_end;
 };
 
 /* Checks that img is a bzImage this loader can boot (boot protocol 2.06 or

@@ -258,9 +258,7 @@ int run_options_check(const struct vm_config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	uint64_t low = guest_low_ram(cfg->memory);
-	uint64_t kernel_end = GUEST_KERNEL_ADDR + (bz.init_size > bz.kernel_bytes
-							   ? bz.init_size
-							   : bz.kernel_bytes);
+	uint64_t kernel_end = bz.footprint_end;
 	if (kernel_end > low) {
 		snprintf(err, errlen, "--memory: the kernel needs %llu MiB, the VM has %llu MiB",
 			 (unsigned long long)(kernel_end >> 20), (unsigned long long)(low >> 20));
