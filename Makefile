@@ -146,7 +146,7 @@ FUZZ_CFLAGS := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
 fuzzlib:
 	@$(MAKE) --no-print-directory BUILD=build/fuzzlib CC=clang \
 	  SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
-	  EXTRA_CFLAGS="$(EXTRA_CFLAGS) -Wno-error" build/fuzzlib/libcellvm.a
+	  build/fuzzlib/libcellvm.a
 $(BUILD)/fuzz/fuzz_%: tools/fuzz/fuzz_%.c fuzzlib
 	@mkdir -p $(dir $@)
 	clang -I build/fuzzlib/gen $(CFLAGS) $(FUZZ_CFLAGS) \

@@ -18,11 +18,13 @@ static int add_rule(scmp_filter_ctx ctx, const char *policy, size_t i,
 	case SB_ARG_ANY:
 		break;
 	case SB_ARG_EQ:
-		cmp = SCMP_CMP(r->arg, SCMP_CMP_EQ, r->value, 0);
+		cmp = (struct scmp_arg_cmp){.arg = r->arg, .op = SCMP_CMP_EQ, .datum_a = r->value};
 		ncmp = 1;
 		break;
 	case SB_ARG_MASK_ZERO:
-		cmp = SCMP_CMP(r->arg, SCMP_CMP_MASKED_EQ, r->value, 0);
+		/* (arg & value) == 0 */
+		cmp = (struct scmp_arg_cmp){.arg = r->arg, .op = SCMP_CMP_MASKED_EQ,
+					    .datum_a = r->value, .datum_b = 0};
 		ncmp = 1;
 		break;
 	default:

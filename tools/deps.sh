@@ -3,7 +3,8 @@
 # need.  Idempotent: prints nothing and does nothing when all are present.
 set -e
 pkgs="gcc make pkg-config libc6-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler
-      libseccomp-dev uuid-dev libcmocka-dev clang libclang-rt-14-dev socat"
+      libseccomp-dev uuid-dev libcmocka-dev clang libclang-rt-14-dev socat
+      acpica-tools"
 missing=
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -20,7 +20,7 @@
  *  - \_S5 gives SLP_TYP ACPI_S5_SLP_TYP: power-off is a write of
  *    (ACPI_S5_SLP_TYP << 10) | SLP_EN (bit 13) to PM1a_CNT.
  *  - Reset register: a byte write of ACPI_RESET_VALUE to PORT_RESET.
- *  - IOAPIC id = ncpus (see madt()), ISA IRQ 0 -> GSI 2: the PIT's interrupt
+ *  - IOAPIC id = ncpus (see ioapic_id()), ISA IRQ 0 -> GSI 2: the PIT's interrupt
  *    must reach IOAPIC pin 2, which KVM's default GSI routing does not do
  *    (it routes GSI 0 to pin 0): set the routing so, as on a PC.
  */
@@ -120,7 +120,9 @@ enum {
  * stay clear too: VGA is on the way, and they are for when the device list
  * is settled. */
 #define IAPC_LEGACY_DEVICES (1u << 0)
-#define FADT_BOOT_ARCH IAPC_LEGACY_DEVICES
+#define IAPC_CMOS_RTC_NOT_PRESENT (1u << 5) /* no RTC device yet: the guest keeps
+						 * time by kvm-clock, not ports 0x70/71 */
+#define FADT_BOOT_ARCH (IAPC_LEGACY_DEVICES | IAPC_CMOS_RTC_NOT_PRESENT)
 
 /* Fixed feature flags:
  *  WBINVD: required on IA-PC.  PROC_C1: HLT works on every CPU.

@@ -217,22 +217,25 @@ static int uart_poll_fds(struct device *d, struct pollfd *p, int max)
 {
 	struct uart_state *s = state(d);
 	struct uart_backend *b = &s->b;
-	if (max < 1)
+	int n = 0;
+	if (max < 2)
 		return 0;
 	if (b->kind == CELLVM__BACKEND__KIND__SOCKET_SERVER && b->in_fd < 0) {
-		p[0] = (struct pollfd){.fd = b->listen_fd, .events = POLLIN};
-		return 1;
+		if (b->listen_fd >= 0)
+			p[n++] = (struct pollfd){.fd = b->listen_fd, .events = POLLIN};
+		return n;
 	}
-	short ev = 0;
 	/* Flow control: read only what the RX FIFO can hold. */
 	if (b->in_fd >= 0 && !b->eof && uart_rx_space(&s->u) > 0)
-		ev |= POLLIN;
-	if (b->out_fd >= 0 && b->in_fd == b->out_fd && uart_tx_pending(&s->u) && !s->retry_at)
-		ev |= POLLOUT;
-	if (!ev)
-		return 0;
-	p[0] = (struct pollfd){.fd = b->in_fd, .events = ev};
-	return 1;
+		p[n++] = (struct pollfd){.fd = b->in_fd, .events = POLLIN};
+	/* Output waiting for a backend that said EAGAIN. */
+	if (b->out_fd >= 0 && uart_tx_pending(&s->u) && !s->retry_at) {
+		if (n && p[0].fd == b->out_fd)
+			p[0].events |= POLLOUT;
+		else
+			p[n++] = (struct pollfd){.fd = b->out_fd, .events = POLLOUT};
+	}
+	return n;
 }
 
 static void accept_client(struct uart_state *s)
@@ -240,9 +243,12 @@ static void accept_client(struct uart_state *s)
 	struct uart_backend *b = &s->b;
 	int fd = accept4(b->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			device_log(s->d, CELLVM__LOG__LEVEL__WARNING, "%s: accept: %s", b->desc,
-				   strerror(errno));
+		if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+			return;
+		/* Anything else would repeat forever on a readable listener. */
+		device_log(s->d, CELLVM__LOG__LEVEL__ERROR,
+			   "%s: accept: %s; no more clients are taken", b->desc, strerror(errno));
+		b->listen_fd = -1;
 		return;
 	}
 	b->in_fd = b->out_fd = fd;
@@ -273,16 +279,18 @@ static void uart_receive(struct uart_state *s)
 static void uart_poll_events(struct device *d, const struct pollfd *p, int n)
 {
 	struct uart_state *s = state(d);
-	if (n < 1 || !p[0].revents)
-		return;
-	if (p[0].fd == s->b.listen_fd) {
-		accept_client(s);
-		return;
+	for (int i = 0; i < n; i++) {
+		if (!p[i].revents)
+			continue;
+		if (p[i].fd == s->b.listen_fd) {
+			accept_client(s);
+			return;
+		}
+		if (p[i].fd == s->b.in_fd && p[i].revents & (POLLIN | POLLHUP | POLLERR))
+			uart_receive(s);
+		if (p[i].fd == s->b.out_fd && p[i].revents & (POLLOUT | POLLERR))
+			uart_tx_drain(&s->u, device_now_ns());
 	}
-	if (p[0].revents & (POLLIN | POLLHUP | POLLERR))
-		uart_receive(s);
-	if (s->b.in_fd >= 0 && p[0].revents & POLLOUT)
-		uart_tx_drain(&s->u, device_now_ns());
 }
 
 static uint64_t uart_dev_deadline(struct device *d)
