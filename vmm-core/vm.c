@@ -73,6 +73,50 @@ static int get_cpuid(struct vm *vm, char *err, size_t errlen)
 	return -1;
 }
 
+/* GSI routing as on a PC, and as the MADT says: ISA IRQ 0 (the PIT) reaches
+ * IOAPIC pin 2, and IRQ 2 is the PIC cascade, not an interrupt.  KVM's
+ * default sends GSI 0 to pin 0, where the guest never looks: it would then
+ * calibrate its LAPIC timer without PIT ticks and keep time badly. */
+static int set_gsi_routing(struct vm *vm, char *err, size_t errlen)
+{
+	enum { IOAPIC_PINS = 24, PIC_IRQS = 16 };
+	struct kvm_irq_routing *r =
+		calloc(1, sizeof(*r) + (IOAPIC_PINS + PIC_IRQS) * sizeof(r->entries[0]));
+	if (!r) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	unsigned n = 0;
+	for (unsigned gsi = 0; gsi < IOAPIC_PINS; gsi++) {
+		if (gsi == 2)
+			continue;
+		r->entries[n++] = (struct kvm_irq_routing_entry){
+			.gsi = gsi,
+			.type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = {.irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi == 0 ? 2 : gsi},
+		};
+	}
+	for (unsigned gsi = 0; gsi < PIC_IRQS; gsi++) {
+		if (gsi == 2)
+			continue;
+		r->entries[n++] = (struct kvm_irq_routing_entry){
+			.gsi = gsi,
+			.type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = {.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+							 : KVM_IRQCHIP_PIC_SLAVE,
+				      .pin = gsi % 8},
+		};
+	}
+	r->nr = n;
+	int rc = ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, r);
+	free(r);
+	if (rc < 0) {
+		snprintf(err, errlen, "KVM_SET_GSI_ROUTING: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int add_slot(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size, void *host,
 		    char *err, size_t errlen)
 {
@@ -124,6 +168,8 @@ int vm_create(struct vm *vm, int kvm_fd, int mem_fd, uint64_t mem_size, unsigned
 		snprintf(err, errlen, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
 		return -1;
 	}
+	if (set_gsi_routing(vm, err, errlen) < 0)
+		return -1;
 	struct kvm_pit_config pit = {.flags = 0};
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
 		snprintf(err, errlen, "KVM_CREATE_PIT2: %s", strerror(errno));
