@@ -1,0 +1,48 @@
+# SIGKILL to the UART process, or to the core, during boot stops the VM with
+# a message naming the process and the signal, a non-zero exit, and no
+# process left behind.  While the VM runs, both are under seccomp.
+. tests/vm/lib.sh
+
+# start_vm NAME: a VM whose guest sleeps, in the background; sets VM_PID.
+start_vm() {
+    "$CELLVM" run --kernel "$KERNEL" --initrd "$INITRD" --memory 256M \
+        --cmdline "$(guest_cmdline 'sleep 600' | sed 's/ quiet//')" --serial "file:$T/$1.txt" \
+        >"$T/$1.out" 2>&1 </dev/null &
+    VM_PID=$!
+}
+
+# child_pid PARENT NAME: the pid of PARENT's child whose command is NAME.
+child_pid() {
+    for i in $(seq 200); do
+        for c in $(cat /proc/$1/task/*/children 2>/dev/null); do
+            [ "$(cat /proc/$c/comm 2>/dev/null)" = "$2" ] && { echo "$c"; return 0; }
+        done
+        sleep 0.1
+    done
+    return 1
+}
+
+for victim in cellvm-dev-uart cellvm-core; do
+    start_vm "$victim"
+    pid=$(child_pid "$VM_PID" "$victim") || fail "no $victim process under cellvm"
+    # comm is cut to 15 characters: cellvm-dev-uart fits exactly.
+    others=$(cat /proc/$VM_PID/task/*/children)
+    # Wait until the guest prints (the kernel's first console lines), so
+    # this is "during boot", then check the sandbox of both processes.
+    for i in $(seq 600); do [ -s "$T/$victim.txt" ] && break; sleep 0.1; done
+    for c in $others; do
+        grep -q '^Seccomp:[[:space:]]*2' /proc/$c/status ||
+            fail "$(cat /proc/$c/comm) (pid $c) is not under seccomp"
+    done
+    kill -9 "$pid"
+    wait "$VM_PID"; rc=$?
+    [ "$rc" -ne 0 ] || fail "cellvm exited 0 after $victim was killed"
+    case $victim in
+    cellvm-dev-uart) expect "$T/$victim.out" 'cellvm-dev-uart \(com1\), pid [0-9]+: killed by signal 9' ;;
+    cellvm-core) expect "$T/$victim.out" 'cellvm-core, pid [0-9]+: killed by signal 9' ;;
+    esac
+    for c in $others; do
+        [ ! -e /proc/$c ] || fail "$(cat /proc/$c/comm 2>/dev/null) (pid $c) outlived the VM"
+    done
+    echo "ok: SIGKILL to $victim stops the VM (exit $rc)"
+done
