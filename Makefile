@@ -52,7 +52,7 @@ FUZZ_TIME ?= 60
 BENCH_SRCS:= $(wildcard tools/bench/bench_*.c)
 BENCH_BINS:= $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all demo deps check check-unit check-integration check-fuzz check-asan \
+.PHONY: all demo demo-uart deps check check-unit check-integration check-fuzz check-asan \
         fuzz bench clean
 .DELETE_ON_ERROR:
 # Objects made by pattern rules are kept, so a second make does nothing.
@@ -63,9 +63,13 @@ all: $(BINS) $(HOOK_BINS)
 deps:
 	@tools/deps.sh
 
-# Until the vCPU core boots a VM, the demo is a guest's serial driver played
-# by cellvm-devrun against the sandboxed UART device process.
+# The demo boots Debian's kernel under cellvm with its console here.
 demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) tools/demo/demo.sh
+
+# A guest's serial driver played by cellvm-devrun against the UART process.
+demo-uart: deps
 	@$(MAKE) --no-print-directory all
 	@$(BUILD)/bin/cellvm-devrun -q --script tools/demo/uart-hello.txt uart --port com1 --backend stdio
 
