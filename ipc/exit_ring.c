@@ -20,8 +20,12 @@
 #define STORE_RLX(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 
-/* About a microsecond or two of spinning before a producer sleeps. */
-#define RING_SPIN_DEFAULT 4000
+/* How long a producer spins before it sleeps on a futex: long enough to
+ * cover a device waking from its doorbell (~10-25 us on the VMs measured in
+ * docs/benchmarks.md), shorter than KVM's own halt-polling window (200 us). */
+#define RING_SPIN_NS_DEFAULT 50000
+/* Iterations between clock reads while spinning. */
+#define RING_SPIN_CLOCK_EVERY 64
 
 _Static_assert(sizeof(struct ring_entry) == 32, "ring entry layout");
 _Static_assert(sizeof(struct ring_set_hdr) == 2 * RING_CACHELINE, "set header layout");
@@ -162,8 +166,21 @@ void ring_producer_init(struct ring_producer *p, struct ring_set *rs, unsigned i
 	p->mask = rs->entries - 1;
 	p->head = LOAD_RLX(&p->r->head);
 	p->tail_seen = p->head;
-	p->spin = RING_SPIN_DEFAULT;
+	p->spin_ns = RING_SPIN_NS_DEFAULT;
 	p->timeout_ns = timeout_ns;
+}
+
+/* Whether a wait should still spin at iteration i (the clock is read only
+ * now and then); `until` is the wait's own state. */
+static bool spinning(const struct ring_producer *p, unsigned i, uint64_t *until)
+{
+	if (i == 0) {
+		*until = p->spin_ns ? now_ns() + p->spin_ns : 0;
+		return *until != 0;
+	}
+	if (*until && i % RING_SPIN_CLOCK_EVERY == 0 && now_ns() >= *until)
+		*until = 0;
+	return *until != 0;
 }
 
 /* Sleeps on a futex until woken, the deadline, or the gone() check says the
@@ -221,13 +238,13 @@ static int producer_wait_room(struct ring_producer *p)
 	p->tail_seen = tail;
 	if (p->head - tail < p->rs->entries)
 		return 0;
-	uint64_t deadline = now_ns() + p->timeout_ns;
+	uint64_t deadline = now_ns() + p->timeout_ns, until;
 	for (unsigned i = 0;; i++) {
 		if ((rc = producer_tail(p, &tail)))
 			return rc;
 		if (p->head - tail < p->rs->entries)
 			break;
-		if (i < p->spin) {
+		if (spinning(p, i, &until)) {
 			cpu_relax();
 			continue;
 		}
@@ -292,7 +309,7 @@ int ring_read(struct ring_producer *p, uint8_t kind, uint64_t addr, uint8_t size
 	if (rc)
 		return rc;
 	uint32_t want = seq + 1;
-	uint64_t deadline = 0;
+	uint64_t deadline = 0, until;
 	for (unsigned i = 0;; i++) {
 		uint32_t got = LOAD_ACQ(&p->r->resp_seq);
 		if (got == want)
@@ -302,7 +319,7 @@ int ring_read(struct ring_producer *p, uint8_t kind, uint64_t addr, uint8_t size
 				 "device answered sequence %u, expected %u", got, want);
 			return -EPROTO;
 		}
-		if (i < p->spin) {
+		if (spinning(p, i, &until)) {
 			cpu_relax();
 			continue;
 		}
@@ -341,23 +358,19 @@ int ring_read(struct ring_producer *p, uint8_t kind, uint64_t addr, uint8_t size
 	return 0;
 }
 
-int ring_drain(struct ring_producer *p)
+static int drain_wait(struct ring_producer *p)
 {
 	uint64_t deadline = now_ns() + p->timeout_ns;
 	for (;;) {
 		uint32_t tail;
 		int rc = producer_tail(p, &tail);
-		if (rc)
+		if (rc || tail == p->head)
 			return rc;
-		if (tail == p->head)
-			return 0;
 		STORE_RLX(&p->r->prod_waiting, 1);
 		FENCE();
 		ring_doorbell(p->rs);
-		if ((rc = producer_tail(p, &tail)))
+		if ((rc = producer_tail(p, &tail)) || tail == p->head)
 			return rc;
-		if (tail == p->head)
-			break;
 		uint64_t now = now_ns();
 		if (now >= deadline) {
 			snprintf(p->err, sizeof(p->err), "device did not drain its ring");
@@ -366,8 +379,15 @@ int ring_drain(struct ring_producer *p)
 		if ((rc = producer_sleep(p, &p->r->tail, tail, deadline - now)))
 			return rc;
 	}
+}
+
+int ring_drain(struct ring_producer *p)
+{
+	int rc = drain_wait(p);
+	/* Cleared on every way out: a flag left set would make the device
+	 * futex_wake on every pass. */
 	STORE_RLX(&p->r->prod_waiting, 0);
-	return 0;
+	return rc;
 }
 
 /* ---- consumer ---- */

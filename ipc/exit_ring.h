@@ -108,7 +108,7 @@ struct ring_producer {
 	uint32_t mask;
 	uint32_t head;      /* local copy */
 	uint32_t tail_seen; /* last tail read from the consumer */
-	unsigned spin;      /* iterations to spin before sleeping */
+	uint64_t spin_ns;   /* how long to spin before sleeping; 0: sleep at once */
 	uint64_t timeout_ns;
 	/* Optional: asked every RING_CHECK_NS while sleeping; nonzero means the
 	 * device is gone and the call fails with -EPIPE at once. */

@@ -192,7 +192,8 @@ static int serve_ring(struct device *d, struct ring_consumer *c)
 		else
 			d->ops->write(d, &a);
 	}
-	ring_consumer_flush(c);
+	if (served)
+		ring_consumer_flush(c);
 	if (rc < 0) {
 		device_fail(d, "ring: %s", c->err);
 		return rc;

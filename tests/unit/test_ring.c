@@ -101,7 +101,7 @@ static void test_full_ring_times_out_without_consumer(void **st)
 	fixture_make(&f, 1, 4);
 	struct ring_producer p;
 	ring_producer_init(&p, &f.prod_view, 0, 30 * MS);
-	p.spin = 10;
+	p.spin_ns = 0;
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(ring_post_write(&p, RING_PIO, 0x80, 1, (uint64_t)i), 0);
 	assert_int_equal(ring_post_write(&p, RING_PIO, 0x80, 1, 9), -ETIMEDOUT);
@@ -145,7 +145,7 @@ static void test_full_ring_backpressure_loses_nothing(void **st)
 	fixture_make(&f, 1, 4);
 	struct ring_producer p;
 	ring_producer_init(&p, &f.prod_view, 0, 5000 * MS);
-	p.spin = 10; /* sleep on the futex quickly */
+	p.spin_ns = 0; /* sleep on the futex quickly */
 	struct slow_consumer s = {.want = 2000};
 	ring_consumer_init(&s.c, &f.cons_view, 0);
 	pthread_t t;
@@ -356,7 +356,7 @@ static void test_read_timeout_and_gone(void **st)
 	fixture_make(&f, 1, 8);
 	struct ring_producer p;
 	ring_producer_init(&p, &f.prod_view, 0, 30 * MS);
-	p.spin = 10;
+	p.spin_ns = 0;
 	uint64_t d;
 	assert_int_equal(ring_read(&p, RING_PIO, 0x60, 1, &d), -ETIMEDOUT);
 	assert_non_null(strstr(p.err, "no answer"));
@@ -364,7 +364,7 @@ static void test_read_timeout_and_gone(void **st)
 
 	fixture_make(&f, 1, 8);
 	ring_producer_init(&p, &f.prod_view, 0, 10000 * MS);
-	p.spin = 10;
+	p.spin_ns = 0;
 	p.gone = always_gone;
 	assert_int_equal(ring_read(&p, RING_PIO, 0x60, 1, &d), -EPIPE);
 	fixture_free(&f);
@@ -465,7 +465,7 @@ static void test_hostile_consumer_rejected(void **st)
 	fixture_make(&f, 1, 8);
 	struct ring_producer p;
 	ring_producer_init(&p, &f.prod_view, 0, 1000 * MS);
-	p.spin = 1000000; /* answer arrives while spinning */
+	p.spin_ns = 1000000000; /* answer arrives while spinning */
 	struct ring_hdr *r = ring_set_ring(&f.cons_view, 0);
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -492,7 +492,7 @@ static void test_hostile_consumer_rejected(void **st)
 
 	fixture_make(&f, 1, 8);
 	ring_producer_init(&p, &f.prod_view, 0, 100 * MS);
-	p.spin = 1000000;
+	p.spin_ns = 1000000000;
 	r = ring_set_ring(&f.cons_view, 0);
 	pid = fork();
 	if (pid == 0) {
