@@ -165,6 +165,10 @@ fuzz: $(FUZZ_BINS)
 # --- benchmarks --------------------------------------------------------------
 bench: deps $(BINS) $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b --bin-dir $(BUILD)/bin || exit 1; done
+	@echo "== tools/bench/vm_boot.sh"
+	@BUILD=$(BUILD) tools/mkguest/mkguest
+	@if [ -c /dev/kvm ]; then BUILD=$(BUILD) sh tools/bench/vm_boot.sh; \
+	 else BUILD=$(BUILD) tools/kvmhost/run --memory 3G -- sh tools/bench/vm_boot.sh; fi
 
 clean:
 	rm -rf build

@@ -17,9 +17,6 @@ trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
 b64() { printf '%s' "$1" | base64 -w0 | tr '+/' '-_' | tr -d '='; }
 CMDLINE="console=ttyS0 quiet panic=-1 cellvm.mods=0"
 
-cellvm_cmd() { # snippet
-    echo "$BUILD/bin/cellvm run --kernel $K --initrd $I --cpus 1 --memory 128M --on-reboot stop --serial stdio --cmdline"
-}
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 # boot_ms VMM: ms from start to the init's first line; the guest powers off.
@@ -49,7 +46,13 @@ cb=$(median <"$T/cellvm.boot") qb=$(median <"$T/qemu.boot")
 # (the guest RAM: cellvm's memfd, QEMU's anonymous RAM block).
 pss_kb() {
     for p in "$@"; do cat "/proc/$p/smaps"; done 2>/dev/null | awk '
-        /^[0-9a-f]+-[0-9a-f]+ / { split($1, a, "-"); big = (strtonum("0x" a[2]) - strtonum("0x" a[1])) >= 100 * 1048576 }
+        function hex(s,   i, v) {
+            v = 0
+            for (i = 1; i <= length(s); i++)
+                v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+            return v
+        }
+        /^[0-9a-f]+-[0-9a-f]+ / { split($1, a, "-"); big = hex(a[2]) - hex(a[1]) >= 100 * 1048576 }
         /^Pss:/ { if (!big) s += $2 }
         END { print s + 0 }'
 }
