@@ -107,19 +107,25 @@ static int set_msrs_lapic_fpu(struct vcpu *v, char *err, size_t errlen)
 		snprintf(err, errlen, "vCPU %u: KVM_SET_MSRS: %s", v->id, strerror(errno));
 		return -1;
 	}
-	/* Virtual-wire mode, as firmware leaves it: PIC interrupts through
-	 * LINT0, NMI through LINT1. */
-	struct kvm_lapic_state lapic;
-	if (ioctl(v->fd, KVM_GET_LAPIC, &lapic) < 0) {
-		snprintf(err, errlen, "vCPU %u: KVM_GET_LAPIC: %s", v->id, strerror(errno));
-		return -1;
-	}
-	uint32_t lint0 = LAPIC_DELIVERY_EXTINT, lint1 = LAPIC_DELIVERY_NMI;
-	memcpy(&lapic.regs[LAPIC_LVT_LINT0], &lint0, 4);
-	memcpy(&lapic.regs[LAPIC_LVT_LINT1], &lint1, 4);
-	if (ioctl(v->fd, KVM_SET_LAPIC, &lapic) < 0) {
-		snprintf(err, errlen, "vCPU %u: KVM_SET_LAPIC: %s", v->id, strerror(errno));
-		return -1;
+	/* Virtual-wire mode on the boot vCPU, as firmware leaves it: PIC
+	 * interrupts through LINT0, NMI through LINT1.  The others keep their
+	 * reset state (LVTs masked): an AP with LINT0 open could take a PIC
+	 * interrupt while it is being brought up, before it has an IDT. */
+	if (v->id == 0) {
+		struct kvm_lapic_state lapic;
+		if (ioctl(v->fd, KVM_GET_LAPIC, &lapic) < 0) {
+			snprintf(err, errlen, "vCPU %u: KVM_GET_LAPIC: %s", v->id,
+				 strerror(errno));
+			return -1;
+		}
+		uint32_t lint0 = LAPIC_DELIVERY_EXTINT, lint1 = LAPIC_DELIVERY_NMI;
+		memcpy(&lapic.regs[LAPIC_LVT_LINT0], &lint0, 4);
+		memcpy(&lapic.regs[LAPIC_LVT_LINT1], &lint1, 4);
+		if (ioctl(v->fd, KVM_SET_LAPIC, &lapic) < 0) {
+			snprintf(err, errlen, "vCPU %u: KVM_SET_LAPIC: %s", v->id,
+				 strerror(errno));
+			return -1;
+		}
 	}
 	struct kvm_fpu fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
 	if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0) {

@@ -4,14 +4,14 @@
 . tests/vm/lib.sh
 
 boot one 'true' --cpus 1 --memory 512M --serial "file:$T/com1.txt" ||
-    { cat "$T/one.out"; fail "1 vCPU VM exited $?"; }
+    { rc=$?; cat "$T/one.out"; fail "1 vCPU VM exited $rc"; }
 expect "$T/com1.txt" '^cellvm-guest: init started'
 expect "$T/com1.txt" 'cellvm-guest: nproc=1 '
 expect "$T/com1.txt" 'cellvm-guest: exit=0'
 memtotal_ok "$T/com1.txt" 512
 expect "$T/one.out" 'the guest powered off'
 
-boot four 'true' --cpus 4 --memory 2G || { cat "$T/four.out"; fail "4 vCPU VM exited $?"; }
+boot four 'true' --cpus 4 --memory 2G || { rc=$?; cat "$T/four.out"; fail "4 vCPU VM exited $rc"; }
 expect "$T/four.out" 'cellvm-guest: nproc=4 '
 expect "$T/four.out" 'cellvm-guest: exit=0'
 memtotal_ok "$T/four.out" 2048
