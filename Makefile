@@ -52,7 +52,7 @@ FUZZ_TIME ?= 60
 BENCH_SRCS:= $(wildcard tools/bench/bench_*.c)
 BENCH_BINS:= $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all demo demo-uart deps check check-unit check-integration check-fuzz check-asan \
+.PHONY: all demo demo-uart deps check check-smp check-unit check-integration check-fuzz check-asan \
         fuzz bench clean
 .DELETE_ON_ERROR:
 # Objects made by pattern rules are kept, so a second make does nothing.
@@ -135,11 +135,19 @@ check-unit: $(UNIT_BINS) $(BINS) $(HOOK_BINS)
 check-integration: $(BINS) $(HOOK_BINS)
 	@BUILD=$(BUILD) tools/run-tests.sh integration $(INTEG)
 
-# ASan + UBSan: a build of its own, the unit and integration tests on it.
+# SMP whole-VM boots (4 and 64 vCPUs): not in check while APs intermittently
+# triple-fault at bring-up; see docs/architecture.md.
+check-smp: deps all
+	@BUILD=$(BUILD) tools/mkguest/mkguest
+	@if [ -c /dev/kvm ]; then BUILD=$(BUILD) sh tests/vm/run-all.sh tests/vm/smp_*.sh; \
+	 else BUILD=$(BUILD) tools/kvmhost/run --memory 6G -- sh tests/vm/run-all.sh tests/vm/smp_*.sh; fi
+
+# ASan + UBSan: a build of its own, the unit and integration tests on it
+# (without the whole-VM tests, which need the nested host).
 check-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	  check-unit check-integration
+	  INTEG="$(filter-out tests/integration/vm.sh,$(INTEG))" check-unit check-integration
 
 # --- fuzzing (clang + libFuzzer + ASan/UBSan, a build of its own) ----------
 # The library is brought up to date first (phony: the harnesses relink when

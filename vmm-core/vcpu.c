@@ -98,11 +98,15 @@ static int set_cpuid(struct vm *vm, struct vcpu *v, char *err, size_t errlen)
 
 static int set_msrs_lapic_fpu(struct vcpu *v, char *err, size_t errlen)
 {
-	struct {
+	/* struct kvm_msrs ends in a flexible array: one entry after it. */
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[1];
-	} msrs = {.hdr.nmsrs = 1, .e[0] = {.index = MSR_IA32_MISC_ENABLE,
-					   .data = MISC_ENABLE_FAST_STRING}};
+		uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	} msrs;
+	memset(&msrs, 0, sizeof(msrs));
+	msrs.hdr.nmsrs = 1;
+	msrs.hdr.entries[0].index = MSR_IA32_MISC_ENABLE;
+	msrs.hdr.entries[0].data = MISC_ENABLE_FAST_STRING;
 	if (ioctl(v->fd, KVM_SET_MSRS, &msrs) != 1) {
 		snprintf(err, errlen, "vCPU %u: KVM_SET_MSRS: %s", v->id, strerror(errno));
 		return -1;

@@ -264,7 +264,7 @@ static uint32_t shared_head(const struct harness *h, unsigned i)
 static void prod_sync(struct harness *h, unsigned i)
 {
 	ring_producer_init(&h->prod[i], &h->rs, i, 0);
-	h->prod[i].spin = 0; /* a full ring fails at once: never sleep */
+	h->prod[i].spin_ns = 0; /* a full ring fails at once: never sleep */
 }
 
 static void close_fd(int *fd)
