@@ -56,7 +56,8 @@ BENCH_BINS:= $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
         fuzz bench clean
 .DELETE_ON_ERROR:
 # Objects made by pattern rules are kept, so a second make does nothing.
-.PRECIOUS: $(BUILD)/obj/%.o $(BUILD)/obj-hooks/%.o
+.PRECIOUS: $(BUILD)/obj/%.o $(BUILD)/obj-hooks/%.o $(BUILD)/gen/proto/%.pb-c.c \
+           $(BUILD)/gen/proto/%.pb-c.h
 
 all: $(BINS) $(HOOK_BINS)
 

@@ -13,7 +13,7 @@ start_vm() {
 
 # child_pid PARENT NAME: the pid of PARENT's child whose command is NAME.
 child_pid() {
-    for i in $(seq 200); do
+    for i in $(seq 600); do  # 60 s: a loaded nested host starts processes slowly
         for c in $(cat /proc/$1/task/*/children 2>/dev/null); do
             [ "$(cat /proc/$c/comm 2>/dev/null)" = "$2" ] && { echo "$c"; return 0; }
         done
@@ -24,7 +24,8 @@ child_pid() {
 
 for victim in cellvm-dev-uart cellvm-core; do
     start_vm "$victim"
-    pid=$(child_pid "$VM_PID" "$victim") || fail "no $victim process under cellvm"
+    pid=$(child_pid "$VM_PID" "$victim") ||
+        { cat "$T/$victim.out"; fail "no $victim process under cellvm"; }
     # comm is cut to 15 characters: cellvm-dev-uart fits exactly.
     others=$(cat /proc/$VM_PID/task/*/children)
     # Wait until the guest prints (the kernel's first console lines), so
