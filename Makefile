@@ -1,7 +1,7 @@
 # cellvm build.  Everything goes out of tree into $(BUILD); binaries in
 # $(BUILD)/bin.  Sources are found by directory, so a new file needs no edit
 # here:
-#   ipc/ sandbox/ vmm-core/ devices/*/ tools/*/ -> $(BUILD)/libcellvm.a
+#   ipc/ sandbox/ vmm-core/ devices/*/ devices/*/*/ tools/*/ -> $(BUILD)/libcellvm.a
 #     (except each main.c, files named *_hooks.c, tools/fuzz and tools/bench)
 #   devices/NAME/main.c                      -> $(BUILD)/bin/cellvm-dev-NAME
 #   tools/NAME/main.c                        -> $(BUILD)/bin/cellvm-NAME
@@ -16,7 +16,7 @@ ifeq ($(origin CC),default)
 CC        := gcc
 endif
 SAN       ?=
-PKGS      := libprotobuf-c libseccomp libevent uuid
+PKGS      := libprotobuf-c libseccomp libevent uuid zlib libzstd
 CFLAGS    := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
              -I. -I$(BUILD)/gen $(SAN) $(EXTRA_CFLAGS)
 LDFLAGS   := $(SAN)
@@ -27,6 +27,7 @@ GEN_C     := $(patsubst proto/%.proto,$(BUILD)/gen/proto/%.pb-c.c,$(PROTOS))
 GEN_H     := $(GEN_C:.c=.h)
 
 LIB_DIRS  := ipc sandbox vmm-core $(wildcard devices/*) \
+             $(patsubst %/,%,$(wildcard devices/*/*/)) \
              $(filter-out tools/fuzz tools/bench,$(wildcard tools/*))
 LIB_SRCS  := $(filter-out %/main.c %_hooks.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) \
