@@ -29,7 +29,8 @@ static unsigned id_bits(unsigned n)
 
 /* One package of ncpus cores, one thread each; the APIC id is the vCPU
  * index.  Leaves 0x1, 0x4, 0xb/0x1f (Intel) and 0x80000008, 0x8000001e
- * (AMD) must agree, or the guest's topology code guesses. */
+ * (AMD) must agree, or the guest's topology code guesses.  0xb and 0x1f
+ * are built whole by put_ext_topology. */
 static void set_topology(struct kvm_cpuid_entry2 *e, unsigned id, unsigned ncpus)
 {
 	unsigned shift = id_bits(ncpus);
@@ -49,22 +50,6 @@ static void set_topology(struct kvm_cpuid_entry2 *e, unsigned id, unsigned ncpus
 			e->eax = (e->eax & 0x3fff) | (sharing << 14) | (((1u << shift) - 1) << 26);
 		}
 		break;
-	case 0xb:
-	case 0x1f:
-		e->edx = id;
-		if (e->index == 0) { /* SMT level: one thread per core */
-			e->eax = 0;
-			e->ebx = 1;
-			e->ecx = (1u << 8) | 0;
-		} else if (e->index == 1) { /* core level: every vCPU */
-			e->eax = shift;
-			e->ebx = ncpus;
-			e->ecx = (2u << 8) | 1;
-		} else {
-			e->eax = e->ebx = 0;
-			e->ecx = e->index;
-		}
-		break;
 	case 0x80000008:
 		e->ecx = (e->ecx & ~0xf0ffu) | (shift << 12) | (ncpus - 1);
 		break;
@@ -76,17 +61,55 @@ static void set_topology(struct kvm_cpuid_entry2 *e, unsigned id, unsigned ncpus
 	}
 }
 
+/* Leaves 0xb and 0x1f, levels SMT (one thread per core), core (every
+ * vCPU) and the terminating invalid level.  Built whole rather than edited:
+ * hosts may list fewer levels (AMD ones often just the first), and a guest
+ * that finds no core level puts every vCPU in a package of its own. */
+static void put_ext_topology(struct kvm_cpuid2 *c, uint32_t fn, unsigned id, unsigned ncpus)
+{
+	for (unsigned level = 0; level < 3; level++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[c->nent++];
+		memset(e, 0, sizeof(*e));
+		e->function = fn;
+		e->index = level;
+		e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+		e->edx = id;
+		e->ecx = level;
+		if (level == 0) {
+			e->ebx = 1;
+			e->ecx |= 1u << 8;
+		} else if (level == 1) {
+			e->eax = id_bits(ncpus);
+			e->ebx = ncpus;
+			e->ecx |= 2u << 8;
+		}
+	}
+}
+
 static int set_cpuid(struct vm *vm, struct vcpu *v, char *err, size_t errlen)
 {
-	size_t bytes = sizeof(*vm->cpuid) + vm->cpuid->nent * sizeof(vm->cpuid->entries[0]);
-	struct kvm_cpuid2 *c = malloc(bytes);
+	const struct kvm_cpuid2 *sup = vm->cpuid;
+	struct kvm_cpuid2 *c = malloc(sizeof(*c) + (sup->nent + 6) * sizeof(c->entries[0]));
 	if (!c) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	memcpy(c, vm->cpuid, bytes);
-	for (unsigned i = 0; i < c->nent; i++)
-		set_topology(&c->entries[i], v->id, vm->ncpus);
+	uint32_t max_leaf = 0;
+	c->nent = 0;
+	c->padding = 0;
+	for (unsigned i = 0; i < sup->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &sup->entries[i];
+		if (e->function == 0)
+			max_leaf = e->eax;
+		if (e->function == 0xb || e->function == 0x1f)
+			continue;
+		c->entries[c->nent] = *e;
+		set_topology(&c->entries[c->nent++], v->id, vm->ncpus);
+	}
+	if (max_leaf >= 0xb)
+		put_ext_topology(c, 0xb, v->id, vm->ncpus);
+	if (max_leaf >= 0x1f)
+		put_ext_topology(c, 0x1f, v->id, vm->ncpus);
 	int rc = ioctl(v->fd, KVM_SET_CPUID2, c);
 	free(c);
 	if (rc < 0) {

@@ -60,6 +60,12 @@ static int get_cpuid(struct vm *vm, char *err, size_t errlen)
 		c->nent = n;
 		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
 			vm->cpuid = c;
+			/* The TSC-deadline timer is emulated by KVM's LAPIC but
+			 * not listed as supported (it depends on the irqchip). */
+			if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+				for (unsigned i = 0; i < c->nent; i++)
+					if (c->entries[i].function == 1)
+						c->entries[i].ecx |= 1u << 24;
 			return 0;
 		}
 		int e = errno;
