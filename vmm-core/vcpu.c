@@ -1,4 +1,4 @@
-/* vCPUs: creation with a consistent CPUID topology, reset-like MSR and
+/* vCPUs: creation with the CPUID of vmm-core/cpuid.c, reset-like MSR and
  * LAPIC state, the boot state for the 32-bit Linux entry, and the run loop. */
 #include <errno.h>
 #include <stdarg.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ipc/control.h"
+#include "vmm-core/cpuid.h"
 #include "vmm-core/vm.h"
 
 #define MSR_IA32_MISC_ENABLE 0x1a0
@@ -19,97 +20,13 @@
 #define LAPIC_DELIVERY_EXTINT 0x700
 #define LAPIC_DELIVERY_NMI 0x400
 
-static unsigned id_bits(unsigned n)
-{
-	unsigned s = 0;
-	while ((1u << s) < n)
-		s++;
-	return s;
-}
-
-/* One package of ncpus cores, one thread each; the APIC id is the vCPU
- * index.  Leaves 0x1, 0x4, 0xb/0x1f (Intel) and 0x80000008, 0x8000001e
- * (AMD) must agree, or the guest's topology code guesses.  0xb and 0x1f
- * are built whole by put_ext_topology. */
-static void set_topology(struct kvm_cpuid_entry2 *e, unsigned id, unsigned ncpus)
-{
-	unsigned shift = id_bits(ncpus);
-	switch (e->function) {
-	case 0x1:
-		e->ebx = (e->ebx & 0xffff) | (id << 24) | ((1u << shift) << 16);
-		if (ncpus > 1)
-			e->edx |= 1u << 28; /* HTT: more than one logical CPU */
-		else
-			e->edx &= ~(1u << 28);
-		e->ecx |= 1u << 31; /* running under a hypervisor */
-		break;
-	case 0x4:
-		if (e->eax & 0x1f) { /* a cache level is described */
-			unsigned level = (e->eax >> 5) & 7;
-			unsigned sharing = level >= 3 ? (1u << shift) - 1 : 0;
-			e->eax = (e->eax & 0x3fff) | (sharing << 14) | (((1u << shift) - 1) << 26);
-		}
-		break;
-	case 0x80000008:
-		e->ecx = (e->ecx & ~0xf0ffu) | (shift << 12) | (ncpus - 1);
-		break;
-	case 0x8000001e:
-		e->eax = id;
-		e->ebx = id & 0xff; /* core id; one thread per core */
-		e->ecx = 0;
-		break;
-	}
-}
-
-/* Leaves 0xb and 0x1f, levels SMT (one thread per core), core (every
- * vCPU) and the terminating invalid level.  Built whole rather than edited:
- * hosts may list fewer levels (AMD ones often just the first), and a guest
- * that finds no core level puts every vCPU in a package of its own. */
-static void put_ext_topology(struct kvm_cpuid2 *c, uint32_t fn, unsigned id, unsigned ncpus)
-{
-	for (unsigned level = 0; level < 3; level++) {
-		struct kvm_cpuid_entry2 *e = &c->entries[c->nent++];
-		memset(e, 0, sizeof(*e));
-		e->function = fn;
-		e->index = level;
-		e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
-		e->edx = id;
-		e->ecx = level;
-		if (level == 0) {
-			e->ebx = 1;
-			e->ecx |= 1u << 8;
-		} else if (level == 1) {
-			e->eax = id_bits(ncpus);
-			e->ebx = ncpus;
-			e->ecx |= 2u << 8;
-		}
-	}
-}
-
 static int set_cpuid(struct vm *vm, struct vcpu *v, char *err, size_t errlen)
 {
-	const struct kvm_cpuid2 *sup = vm->cpuid;
-	struct kvm_cpuid2 *c = malloc(sizeof(*c) + (sup->nent + 6) * sizeof(c->entries[0]));
+	struct kvm_cpuid2 *c = cpuid_for_vcpu(vm->cpuid, v->id, vm->ncpus);
 	if (!c) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	uint32_t max_leaf = 0;
-	c->nent = 0;
-	c->padding = 0;
-	for (unsigned i = 0; i < sup->nent; i++) {
-		const struct kvm_cpuid_entry2 *e = &sup->entries[i];
-		if (e->function == 0)
-			max_leaf = e->eax;
-		if (e->function == 0xb || e->function == 0x1f)
-			continue;
-		c->entries[c->nent] = *e;
-		set_topology(&c->entries[c->nent++], v->id, vm->ncpus);
-	}
-	if (max_leaf >= 0xb)
-		put_ext_topology(c, 0xb, v->id, vm->ncpus);
-	if (max_leaf >= 0x1f)
-		put_ext_topology(c, 0x1f, v->id, vm->ncpus);
 	int rc = ioctl(v->fd, KVM_SET_CPUID2, c);
 	free(c);
 	if (rc < 0) {
