@@ -137,8 +137,7 @@ check-unit: $(UNIT_BINS) $(BINS) $(HOOK_BINS)
 check-integration: $(BINS) $(HOOK_BINS)
 	@BUILD=$(BUILD) tools/run-tests.sh integration $(INTEG)
 
-# SMP whole-VM boots (4 and 64 vCPUs): not in check while APs intermittently
-# triple-fault at bring-up; see docs/architecture.md.
+# Just the SMP whole-VM boots (4 and 64 vCPUs; make check runs them too).
 check-smp: deps all
 	@BUILD=$(BUILD) tools/mkguest/mkguest
 	@if [ -c /dev/kvm ]; then BUILD=$(BUILD) sh tests/vm/run-all.sh tests/vm/smp_*.sh; \

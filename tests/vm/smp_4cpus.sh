@@ -1,6 +1,4 @@
 # A guest with 4 vCPUs and 2 GiB boots, sees them all, and powers off.
-# Not in make check yet: about one boot in four ends in an AP triple fault
-# during bring-up (see docs/architecture.md, "Known problems"); make check-smp.
 . tests/vm/lib.sh
 boot four 'true' --cpus 4 --memory 2G || { rc=$?; cat "$T/four.out"; fail "4 vCPU VM exited $rc"; }
 expect "$T/four.out" 'cellvm-guest: nproc=4 '
