@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "vmm-core/aml.h"
+#include "vmm-core/pci.h"
 #include "vmm-core/layout.h"
 
 #define ACPI_RESET_VALUE 0x06 /* at PORT_RESET: system reset (bit 1) + reset CPU (bit 2) */
@@ -234,7 +235,41 @@ static void seal(uint8_t *t, size_t len)
 	t[HDR_CHECKSUM] = checksum(t, len);
 }
 
-/* The DSDT's AML: \_S5_ and one device per COM port under \_SB_. */
+/* \_SB_.PCI0, the host bridge of bus 0 (vmm-core/pci.c): configuration
+ * mechanism #1, the I/O ports around it and the MMIO window of the PCI
+ * hole below the IOAPIC. */
+static void pci_root(struct aml *a)
+{
+	size_t dev = aml_device_begin(a, "PCI0");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0A03"); /* PCI host bridge */
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_name(a, "_BBN");
+	aml_integer(a, 0);
+	aml_name(a, "_SEG");
+	aml_integer(a, 0);
+
+	uint8_t tmpl[128];
+	struct aml r;
+	aml_init(&r, tmpl, sizeof(tmpl));
+	aml_res_word_space(&r, AML_SPACE_BUS, 0, 0, 0);
+	aml_res_io16(&r, PORT_PCI_ADDRESS, PORT_PCI_ADDRESS, 1, 8);
+	aml_res_word_space(&r, AML_SPACE_IO, AML_IO_ENTIRE_RANGE, 0x0000, PORT_PCI_ADDRESS - 1);
+	aml_res_word_space(&r, AML_SPACE_IO, AML_IO_ENTIRE_RANGE, PORT_PCI_ADDRESS + 8, 0xffff);
+	aml_res_dword_space(&r, AML_SPACE_MEMORY, AML_MEM_CACHEABLE_RW, 0xa0000, 0xbffff);
+	aml_res_dword_space(&r, AML_SPACE_MEMORY, AML_MEM_CACHEABLE_RW, GUEST_PCI_HOLE,
+			    GUEST_IOAPIC_ADDR - 1);
+	aml_res_end(&r);
+	if (!aml_ok(&r) && !a->error)
+		a->error = r.error ? r.error : "resource template too long";
+	aml_name(a, "_CRS");
+	aml_buffer(a, tmpl, r.len <= sizeof(tmpl) ? r.len : 0);
+	aml_device_end(a, dev);
+}
+
+/* The DSDT's AML: \_S5_, one device per COM port and the PCI host bridge
+ * under \_SB_. */
 static void dsdt_aml(struct aml *a, const struct acpi_config *cfg)
 {
 	/* Package {SLP_TYPa, SLP_TYPb, reserved, reserved}; there is no PM1b,
@@ -272,6 +307,7 @@ static void dsdt_aml(struct aml *a, const struct acpi_config *cfg)
 		aml_buffer(a, tmpl, r.len <= sizeof(tmpl) ? r.len : 0);
 		aml_device_end(a, dev);
 	}
+	pci_root(a);
 	aml_scope_end(a, sb);
 }
 

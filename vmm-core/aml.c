@@ -33,6 +33,12 @@ enum {
 	RES_IO_DECODE16 = 0x01,
 };
 
+/* Large resource descriptor tags (ACPI 6.4.3): bit 7 set, then the type. */
+enum {
+	RES_DWORD_SPACE = 0x87,
+	RES_WORD_SPACE = 0x88,
+};
+
 static void fail(struct aml *a, const char *why)
 {
 	if (!a->error)
@@ -319,6 +325,38 @@ void aml_res_io16(struct aml *r, uint16_t min, uint16_t max, uint8_t align, uint
 	le(r, max, 2);
 	aml_byte(r, align);
 	aml_byte(r, len);
+}
+
+/* Address space descriptors (ACPI 6.4.3.5): a window a bridge decodes and
+ * passes on (producer), its range fixed at both ends. */
+#define RES_GFLAGS_FIXED 0x0c /* _MIF | _MAF, producer, positive decode */
+
+void aml_res_word_space(struct aml *r, uint8_t type, uint8_t tflags, uint16_t min, uint16_t max)
+{
+	aml_byte(r, RES_WORD_SPACE);
+	le(r, 13, 2);
+	aml_byte(r, type);
+	aml_byte(r, RES_GFLAGS_FIXED);
+	aml_byte(r, tflags);
+	le(r, 0, 2); /* granularity */
+	le(r, min, 2);
+	le(r, max, 2);
+	le(r, 0, 2); /* translation */
+	le(r, (uint16_t)(max - min + 1), 2);
+}
+
+void aml_res_dword_space(struct aml *r, uint8_t type, uint8_t tflags, uint32_t min, uint32_t max)
+{
+	aml_byte(r, RES_DWORD_SPACE);
+	le(r, 23, 2);
+	aml_byte(r, type);
+	aml_byte(r, RES_GFLAGS_FIXED);
+	aml_byte(r, tflags);
+	le(r, 0, 4);
+	le(r, min, 4);
+	le(r, max, 4);
+	le(r, 0, 4);
+	le(r, max - min + 1, 4);
 }
 
 void aml_res_irq_noflags(struct aml *r, uint16_t mask)

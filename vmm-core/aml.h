@@ -72,6 +72,13 @@ void aml_buffer(struct aml *a, const uint8_t *bytes, size_t n);
  * resource template; aml_buffer then puts it into the table. */
 void aml_res_io16(struct aml *r, uint16_t min, uint16_t max, uint8_t align, uint8_t len);
 void aml_res_irq_noflags(struct aml *r, uint16_t mask);
+/* Word/DWord address space: a window [min, max] of TYPE that a bridge
+ * passes on, with type-specific flags TFLAGS. */
+enum { AML_SPACE_MEMORY = 0, AML_SPACE_IO = 1, AML_SPACE_BUS = 2 };
+#define AML_MEM_CACHEABLE_RW 0x03 /* _MEM cacheable, _RW read-write */
+#define AML_IO_ENTIRE_RANGE 0x03  /* _RNG: ISA and non-ISA ports */
+void aml_res_word_space(struct aml *r, uint8_t type, uint8_t tflags, uint16_t min, uint16_t max);
+void aml_res_dword_space(struct aml *r, uint8_t type, uint8_t tflags, uint32_t min, uint32_t max);
 /* The end tag, with the checksum that makes the template's bytes sum to 0.
  * Needs the template in a real buffer (r->buf). */
 void aml_res_end(struct aml *r);

@@ -1,5 +1,5 @@
-/* Port and MMIO exits: the few ports the core answers itself (ACPI PM1a,
- * the reset ports), the ranges forwarded to device processes over their
+/* Port and MMIO exits: the few ports the core answers itself (PCI
+ * configuration, ACPI PM1a, the reset ports), the ranges forwarded to device processes over their
  * exit rings, and everything else (reads all-ones, writes dropped). */
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +24,8 @@ static void reboot(struct vm *vm, const char *how)
 static bool core_port(struct vcpu *v, uint16_t port, bool write, uint8_t size, uint32_t *val)
 {
 	struct vm *vm = v->vm;
+	if (pci_port_access(&vm->pci, port, write, size, val))
+		return true;
 	if (port >= PORT_PM1A_EVT && port < PORT_PM1A_EVT + 4) {
 		/* PM1 status (nothing ever pending) and enable. */
 		pthread_mutex_lock(&vm->lock);

@@ -147,6 +147,7 @@ int vm_create(struct vm *vm, int kvm_fd, int mem_fd, uint64_t mem_size, unsigned
 	vm->mem_size = mem_size;
 	vm->ncpus = ncpus;
 	pthread_mutex_init(&vm->lock, NULL);
+	pci_bus_init(&vm->pci);
 	pthread_cond_init(&vm->start_cond, NULL);
 	if (check_kvm(kvm_fd, ncpus, err, errlen) < 0)
 		return -1;

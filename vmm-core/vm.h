@@ -10,6 +10,7 @@
 
 #include "ipc/exit_ring.h"
 #include "vmm-core/layout.h"
+#include "vmm-core/pci.h"
 
 #define VM_MAX_DEVICES 32
 #define VM_MAX_RANGES 64
@@ -55,6 +56,8 @@ struct vm {
 	pthread_mutex_t lock;
 	pthread_cond_t start_cond;
 	bool started;
+
+	struct pci_bus pci; /* configuration space, under its own lock */
 
 	/* core-handled state, under lock */
 	uint16_t pm1_enable;

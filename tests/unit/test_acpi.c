@@ -542,7 +542,8 @@ static void check_dsdt(const struct tables *t, const struct acpi_config *c)
 	unsigned devices = 0;
 	for (unsigned i = 0; i < ns.n; i++)
 		devices += ns.o[i].kind == OBJ_DEV;
-	assert_int_equal(devices, c->ncom);
+	assert_int_equal(devices, c->ncom + 1); /* the COM ports and PCI0 */
+	need(&ns, "\\_SB_.PCI0", OBJ_DEV);
 
 	for (unsigned i = 0; i < 4; i++) {
 		char path[64];
@@ -1177,7 +1178,13 @@ static void iasl_check(unsigned ncpus, unsigned ncom, const struct acpi_com *com
 	want_text(d, "DSDT", "Name (_S5, Package (0x04) // _S5_: S5 System State { 0x05,");
 	want_text(d, "DSDT", "Scope (\\_SB) {");
 	assert_int_equal(count_of(d, "EisaId (\"PNP0501\")"), ncom);
-	assert_int_equal(count_of(d, "Device ("), ncom);
+	assert_int_equal(count_of(d, "Device ("), ncom + 1);
+	want_text(d, "DSDT", "Device (PCI0)");
+	want_text(d, "DSDT", "EisaId (\"PNP0A03\")");
+	want_text(d, "DSDT", "WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,");
+	want_text(d, "DSDT", "IO (Decode16, 0x0CF8, // Range Minimum");
+	want_text(d, "DSDT", "WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, 0x0000, // Granularity 0x0000, // Range Minimum 0x0CF7, // Range Maximum");
+	want_text(d, "DSDT", "DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, Cacheable, ReadWrite, 0x00000000, // Granularity 0xC0000000, // Range Minimum 0xFEBFFFFF, // Range Maximum");
 	for (unsigned i = 0; i < ncom; i++) {
 		char dev[32];
 		snprintf(dev, sizeof(dev), "Device (COM%u)", i + 1);
@@ -1224,7 +1231,7 @@ static void iasl_check(unsigned ncpus, unsigned ncom, const struct acpi_com *com
 		}
 		fail_msg("DSDT byte %zu: ours 0x%02x, iasl's 0x%02x", i, t.dsdt[i], rt[i]);
 	}
-	assert_true(checksums <= ncom);
+	assert_true(checksums <= ncom + 1); /* the COM ports' templates and PCI0's */
 	free(rt);
 
 	if (!(keep && *keep))

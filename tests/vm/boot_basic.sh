@@ -1,6 +1,6 @@
 # The stock Debian kernel boots to the initramfs init and powers off; cellvm
 # exits 0.  512 MiB with the console to a file; 2 GiB with the console on
-# stdio.  (More vCPUs: smp_*.sh, make check-smp.)
+# stdio.  (More vCPUs: smp_*.sh.)
 . tests/vm/lib.sh
 
 boot one 'true' --cpus 1 --memory 512M --serial "file:$T/com1.txt" ||
