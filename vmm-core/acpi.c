@@ -236,8 +236,8 @@ static void seal(uint8_t *t, size_t len)
 }
 
 /* \_SB_.PCI0, the host bridge of bus 0 (vmm-core/pci.c): configuration
- * mechanism #1, the I/O ports around it and the MMIO window of the PCI
- * hole below the IOAPIC. */
+ * mechanism #1, the I/O ports around it, the MMIO window of the PCI hole
+ * below the IOAPIC, and the INTx routing. */
 static void pci_root(struct aml *a)
 {
 	size_t dev = aml_device_begin(a, "PCI0");
@@ -265,6 +265,21 @@ static void pci_root(struct aml *a)
 		a->error = r.error ? r.error : "resource template too long";
 	aml_name(a, "_CRS");
 	aml_buffer(a, tmpl, r.len <= sizeof(tmpl) ? r.len : 0);
+
+	/* _PRT: Package {address (slot << 16 | 0xffff), pin, source (none: a
+	 * GSI), GSI} for every pin of slots 1..31 (pci_intx_gsi). */
+	aml_name(a, "_PRT");
+	size_t prt = aml_package_begin(a, (PCI_SLOTS - 1) * 4);
+	for (unsigned slot = 1; slot < PCI_SLOTS; slot++)
+		for (unsigned pin = 0; pin < 4; pin++) {
+			size_t e = aml_package_begin(a, 4);
+			aml_integer(a, (uint64_t)slot << 16 | 0xffff);
+			aml_integer(a, pin);
+			aml_integer(a, 0);
+			aml_integer(a, pci_intx_gsi(slot, pin));
+			aml_package_end(a, e);
+		}
+	aml_package_end(a, prt);
 	aml_device_end(a, dev);
 }
 

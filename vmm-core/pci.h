@@ -16,6 +16,17 @@
 #define PCI_HOST_VENDOR 0x1b36
 #define PCI_HOST_DEVICE 0x0008
 
+/* INTx routing, as the DSDT's _PRT gives it: slot S's pin P (INTA = 0)
+ * is GSI 16 + (S + P) mod 8 on the IOAPIC, level-triggered, active low
+ * (what ACPI assumes of a GSI named directly).  The rotation spreads
+ * single-function devices, which all use INTA, over the eight lines. */
+#define PCI_INTX_GSI_BASE 16
+#define PCI_INTX_GSIS 8
+static inline unsigned pci_intx_gsi(unsigned slot, unsigned pin)
+{
+	return PCI_INTX_GSI_BASE + (slot + pin) % PCI_INTX_GSIS;
+}
+
 /* BAR kinds, as bits 0..3 of the BAR register. */
 #define PCI_BAR_IO 0x1
 #define PCI_BAR_MEM64 0x4

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "vmm-core/acpi.h"
+#include "vmm-core/pci.h"
 #include "vmm-core/aml.h"
 #include "vmm-core/layout.h"
 
@@ -189,6 +190,8 @@ struct ns_obj {
 struct ns {
 	struct ns_obj o[64];
 	unsigned n;
+	uint64_t rows[128][4]; /* the rows of a package of packages (_PRT) */
+	unsigned nrows;
 };
 
 static const struct ns_obj *ns_find(const struct ns *ns, const char *path)
@@ -328,6 +331,17 @@ static void data_object(const uint8_t **pp, const uint8_t *end, struct ns *ns, c
 		assert_true(p < pend);
 		struct ns_obj *o = ns_add(ns, path, OBJ_PKG, *pp);
 		unsigned count = *p++;
+		while (p < pend && *p == 0x12) { /* rows: packages of 4 integers */
+			p++;
+			const uint8_t *rend = pkglength(&p, pend);
+			assert_true(p < rend && ns->nrows < 128);
+			assert_int_equal(*p++, 4);
+			for (unsigned i = 0; i < 4; i++)
+				assert_true(integer(&p, rend, &ns->rows[ns->nrows][i]));
+			assert_ptr_equal(p, rend);
+			ns->nrows++;
+			o->npkg++;
+		}
 		while (p < pend) {
 			assert_true(o->npkg < 8);
 			assert_true(integer(&p, pend, &o->pkg[o->npkg]));
@@ -386,6 +400,7 @@ static void term_list(const uint8_t *p, const uint8_t *end, struct ns *ns, const
 static void parse_dsdt(const struct tables *t, struct ns *ns)
 {
 	ns->n = 0;
+	ns->nrows = 0;
 	term_list(t->dsdt + 36, t->dsdt + len_of(t->dsdt), ns, "\\");
 }
 
@@ -544,6 +559,18 @@ static void check_dsdt(const struct tables *t, const struct acpi_config *c)
 		devices += ns.o[i].kind == OBJ_DEV;
 	assert_int_equal(devices, c->ncom + 1); /* the COM ports and PCI0 */
 	need(&ns, "\\_SB_.PCI0", OBJ_DEV);
+	/* _PRT: every pin of slots 1..31 on a level GSI 16..23, as pci_intx_gsi. */
+	const struct ns_obj *prt = need(&ns, "\\_SB_.PCI0._PRT", OBJ_PKG);
+	assert_int_equal(prt->npkg, 31 * 4);
+	assert_int_equal(ns.nrows, 31 * 4);
+	for (unsigned i = 0; i < ns.nrows; i++) {
+		unsigned slot = 1 + i / 4, pin = i % 4;
+		assert_int_equal(ns.rows[i][0], (uint64_t)slot << 16 | 0xffff);
+		assert_int_equal(ns.rows[i][1], pin);
+		assert_int_equal(ns.rows[i][2], 0);
+		assert_int_equal(ns.rows[i][3], pci_intx_gsi(slot, pin));
+		assert_in_range(ns.rows[i][3], 16, 23);
+	}
 
 	for (unsigned i = 0; i < 4; i++) {
 		char path[64];
@@ -1180,6 +1207,9 @@ static void iasl_check(unsigned ncpus, unsigned ncom, const struct acpi_com *com
 	assert_int_equal(count_of(d, "EisaId (\"PNP0501\")"), ncom);
 	assert_int_equal(count_of(d, "Device ("), ncom + 1);
 	want_text(d, "DSDT", "Device (PCI0)");
+	want_text(d, "DSDT", "Name (_PRT, Package (0x7C) // _PRT: PCI Routing Table { Package (0x04) { 0x0001FFFF, Zero, Zero, 0x11 },");
+	want_text(d, "DSDT", "Package (0x04) { 0x0007FFFF, 0x03, Zero, 0x12 },");
+	want_text(d, "DSDT", "Package (0x04) { 0x001FFFFF, 0x03, Zero, 0x12 } })");
 	want_text(d, "DSDT", "EisaId (\"PNP0A03\")");
 	want_text(d, "DSDT", "WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,");
 	want_text(d, "DSDT", "IO (Decode16, 0x0CF8, // Range Minimum");
