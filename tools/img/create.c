@@ -73,9 +73,9 @@ static int create_opt(void *ctx, const char *key, const char *value)
 			return -1;
 		}
 	} else if (!strcmp(key, "backing_file")) {
-		a->o.backing_file = value;
+		a->o.backing_file = strdup(value); /* VALUE dies with the -o list */
 	} else if (!strcmp(key, "backing_fmt")) {
-		a->o.backing_fmt = value;
+		a->o.backing_fmt = strdup(value);
 	} else if (!strcmp(key, "lazy_refcounts")) {
 		if (img_parse_bool(value, &b) < 0) {
 			snprintf(a->why, sizeof(a->why), "lazy_refcounts must be on or off, not '%s'", value);
@@ -95,7 +95,7 @@ static int create_opt(void *ctx, const char *key, const char *value)
 			snprintf(a->why, sizeof(a->why), "compression_type must be zlib or zstd, not '%s'", value);
 			return -1;
 		}
-		a->o.compression_type = value;
+		a->o.compression_type = strdup(value);
 	} else if (!strcmp(key, "preallocation")) {
 		if (!strcmp(value, "off"))
 			a->o.prealloc = IMAGE_PREALLOC_OFF;

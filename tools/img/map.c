@@ -167,7 +167,10 @@ int img_map_main(int argc, char **argv)
 			e.length = end - off;
 		r = (struct run){
 			.start = off, .length = e.length, .depth = e.depth,
-			.present = e.flags & IMAGE_EXT_ALLOCATED,
+			/* The library marks only FILE's own ranges ALLOCATED;
+			 * a backing file's data is "present" for qemu too. */
+			.present = (e.flags & (IMAGE_EXT_ALLOCATED | IMAGE_EXT_DATA)) ||
+				   e.has_host_offset,
 			.zero = e.flags & IMAGE_EXT_ZERO,
 			.data = e.flags & IMAGE_EXT_DATA,
 			.has_offset = e.has_host_offset, .offset = e.host_offset,
