@@ -210,6 +210,13 @@ int img_create_main(int argc, char **argv)
 	if (a.o.lazy_refcounts && a.o.compat == 2)
 		return img_fail("%s: lazy_refcounts needs compat=1.1", path);
 
+	/* As qemu-img: sizes are whole 512-byte sectors, rounded up (qemu
+	 * reads a qcow2 size that is not a multiple of 512 rounded down). */
+	if (a.o.size % 512) {
+		if (a.o.size > UINT64_MAX - 511)
+			return img_usage_fail("create", "%s: size too large", path);
+		a.o.size = (a.o.size + 511) & ~(uint64_t)511;
+	}
 	if (!quiet) {
 		printf("Formatting '%s', fmt=%s", path, img_format_name(a.o.format));
 		if (a.o.format == IMAGE_FORMAT_QCOW2)
