@@ -13,8 +13,11 @@ be16() {
 }
 # be64 FILE OFFSET: reads a big-endian 64-bit number.
 be64() {
-	od -A n -t u1 -j "$2" -N 8 "$1" |
-		awk '{ v = 0; for (i = 1; i <= NF; i++) v = v * 256 + $i; printf "%d\n", v }'
+	v=0
+	for b in $(od -A n -t u1 -j "$2" -N 8 "$1"); do
+		v=$(( (v << 8) | b ))   # shell arithmetic: 64 bits, exact
+	done
+	echo $v
 }
 
 # agree WHAT IMAGE: same exit status and the same counts in JSON.
