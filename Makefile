@@ -184,6 +184,8 @@ fuzz: $(FUZZ_BINS)
 # --- benchmarks --------------------------------------------------------------
 bench: deps $(BINS) $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b --bin-dir $(BUILD)/bin || exit 1; done
+	@echo "== tools/bench/img_bench.sh"
+	@BUILD=$(BUILD) sh tools/bench/img_bench.sh
 	@echo "== tools/bench/vm_boot.sh"
 	@BUILD=$(BUILD) tools/mkguest/mkguest
 	@if [ -c /dev/kvm ]; then BUILD=$(BUILD) sh tools/bench/vm_boot.sh; \

@@ -65,6 +65,19 @@ writes "v2 over qcow2<-raw" 13 compat=0.10,cluster_size=64K 0 mid.qcow2 qcow2
 # the backing files were not written
 qemu_clean "mid after use as a backing file" "$tmp/mid.qcow2"
 
+# ---- concurrent writers: cellvm-img bench -w at queue depth 32 (32 threads
+# allocating clusters at once) covers a fresh image with a pattern ----------
+for cs in 4K 64K; do
+	rm -f "$tmp/par.qcow2"
+	run "create" "$IMG" create -q -f qcow2 -o cluster_size=$cs "$tmp/par.qcow2" 16M
+	run "bench -w -d 32" "$IMG" bench -w -d 32 -c 4096 -s 4K -S $((7919 * 4096)) --pattern=92 "$tmp/par.qcow2"
+	qemu_clean "bench -w -d 32, $cs clusters" "$tmp/par.qcow2"
+	qemu-io -f qcow2 -c "read -P 92 0 16M" "$tmp/par.qcow2" >"$tmp/qio" 2>&1 &&
+		! grep -q "Pattern verification failed" "$tmp/qio" ||
+		fail "bench -w -d 32, $cs clusters: the pattern does not read back: $(head -5 "$tmp/qio")"
+	run "bench -d 32 (reads)" "$IMG" bench -d 32 -c 8192 -s 4K "$tmp/par.qcow2"
+done
+
 # ---- convert's outputs -------------------------------------------------------------
 run "source" "$IMG" create -q -f qcow2 "$tmp/src.qcow2" 16M
 run "source ref" qemu-img create -q -f raw "$tmp/src.ref" 16M
