@@ -100,7 +100,12 @@ fresh; put "$img" "$l2" 8 $(( (1 << 62) | 1 ))
 refused "compressed garbage: convert" "$IMG" convert -O raw "$img" "$tmp/out.raw"
 # a refcount table entry past the end: writes must not go there
 fresh; rt=$(get64 "$good" 48); put "$img" "$rt" 8 $((1 << 40))
-expect_rc 2 "refcount block past the end: check" "$IMG" check "$img"
+# qemu-img check counts this as corruptions (exit 2); the library stops the
+# check there (exit 1, "check not completed").  Either way: found, no crash.
+"$IMG" check "$img" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 1 ] || [ $rc -eq 2 ] || fail "refcount block past the end: check exits $rc"
+grep -q "outside" "$tmp/err" || fail "refcount block past the end: check does not say so: $(tail -3 "$tmp/err")"
 "$IMG" resize "$img" +1M >"$tmp/out" 2>"$tmp/err"
 [ $? -lt 128 ] || fail "refcount block past the end: resize died of a signal"
 [ "$(stat -c %s "$img")" -lt $((1 << 30)) ] || fail "refcount block past the end: the file grew to $(stat -c %s "$img")"
