@@ -77,6 +77,14 @@ qio "$f" "write -P 0xcc 0 64k" "discard 65536 64k"
 run "snapshot" qemu-img snapshot -c second "$f"
 qio "$f" "write -P 0xdd 2M 4k"
 same_as_qemu "after two snapshots" "$f"
+# each snapshot as it was (convert -l)
+for sn in first second 1; do
+	rm -f "$tmp/ours.raw" "$tmp/qemus.raw"
+	run "convert -l $sn" "$IMG" convert -l "$sn" -O raw "$f" "$tmp/ours.raw"
+	run "qemu-img convert -l $sn" qemu-img convert -l "$sn" -O raw "$f" "$tmp/qemus.raw"
+	cmp "$tmp/ours.raw" "$tmp/qemus.raw" >/dev/null || fail "convert -l $sn differs from qemu-img's"
+done
+expect_rc 1 "convert -l of a missing snapshot" "$IMG" convert -l nosuch -O raw "$f" "$tmp/x.raw"
 "$IMG" snapshot -l "$f" >"$tmp/ours.snap" || fail "snapshot -l exited $?"
 qemu-img snapshot -l "$f" >"$tmp/qemus.snap"
 cmp "$tmp/ours.snap" "$tmp/qemus.snap" >/dev/null ||

@@ -12,7 +12,8 @@ enum { CHUNK = 1 << 20, RAW_GRAIN = 4096 };
 void img_convert_help(FILE *f)
 {
 	fprintf(f,
-		"usage: cellvm-img convert [-q] [-p] [-c] [-f FMT] -O raw|qcow2 [-o OPTIONS] IN OUT\n"
+		"usage: cellvm-img convert [-q] [-p] [-c] [-f FMT] [-l SNAPSHOT] -O raw|qcow2\n"
+		"                          [-o OPTIONS] IN OUT\n"
 		"\n"
 		"Creates OUT with IN's virtual size and copies IN's contents (as a guest\n"
 		"reads them, backing files included) into it.  Ranges that read as zeroes\n"
@@ -20,11 +21,14 @@ void img_convert_help(FILE *f)
 		"  -c            write qcow2 clusters compressed (the image's\n"
 		"                compression_type, zlib unless -o says otherwise)\n"
 		"  -o OPTIONS    creation options for OUT, as for create\n"
+		"  -l SNAPSHOT   copy IN as it was at this internal snapshot (id or name;\n"
+		"                snapshot.name=NAME and snapshot.id=ID also work)\n"
 		"  -p            show a progress bar (when stderr is a terminal)\n"
 		"\n"
 		"Examples:\n"
 		"  cellvm-img convert -O raw disk.qcow2 disk.raw\n"
-		"  cellvm-img convert -O qcow2 -c -o compression_type=zstd disk.raw small.qcow2\n");
+		"  cellvm-img convert -O qcow2 -c -o compression_type=zstd disk.raw small.qcow2\n"
+		"  cellvm-img convert -l before-upgrade -O raw disk.qcow2 old.raw\n");
 }
 
 static bool all_zero(const unsigned char *p, size_t n)
@@ -135,10 +139,11 @@ int img_convert_main(int argc, char **argv)
 	struct image_create_options o = { .format = IMAGE_FORMAT_RAW };
 	struct copy c = { 0 };
 	bool have_size = false, progress = false, quiet = false;
+	const char *snapshot = NULL;
 	char why[256], err[512] = "";
 	int ch, ret;
 
-	while ((ch = getopt(argc, argv, "+f:O:co:pqU")) != -1) {
+	while ((ch = getopt(argc, argv, "+f:O:co:l:pqU")) != -1) {
 		switch (ch) {
 		case 'f':
 			if (img_parse_format(optarg, &in_fmt) < 0)
@@ -152,6 +157,15 @@ int img_convert_main(int argc, char **argv)
 		case 'o':
 			if (img_create_parse_opts(optarg, &o, &have_size, why, sizeof(why)))
 				return img_usage_fail("convert", "-o %s: %s", optarg, why);
+			break;
+		case 'l':
+			/* qemu's forms: NAME, snapshot.name=NAME, snapshot.id=ID */
+			if (!strncmp(optarg, "snapshot.name=", 14))
+				snapshot = optarg + 14;
+			else if (!strncmp(optarg, "snapshot.id=", 12))
+				snapshot = optarg + 12;
+			else
+				snapshot = optarg;
 			break;
 		case 'p': progress = true; break;
 		case 'q': quiet = true; break;
@@ -175,7 +189,8 @@ int img_convert_main(int argc, char **argv)
 	if (!strcmp(c.in_path, c.out_path))
 		return img_fail("%s: input and output are the same file", c.in_path);
 
-	if (img_open(c.in_path, in_fmt, true, false, &c.in) < 0)
+	if ((snapshot ? img_open_snapshot(c.in_path, in_fmt, snapshot, &c.in)
+		      : img_open(c.in_path, in_fmt, true, false, &c.in)) < 0)
 		return IMG_EXIT_FAIL;
 	if (!have_size)
 		o.size = image_size(c.in);

@@ -60,6 +60,9 @@ const char *img_format_name(enum image_format f);
  * and returns non-zero. */
 int img_open(const char *path, enum image_format fmt, bool readonly,
 	     bool no_backing, struct image **out);
+/* The same, read-only at internal snapshot SNAPSHOT (id or name). */
+int img_open_snapshot(const char *path, enum image_format fmt, const char *snapshot,
+		      struct image **out);
 /* The path a backing NAME of an image at CHILD refers to, resolved as the
  * library does (relative to the child's directory).  Caller frees. */
 char *img_backing_path(const char *child, const char *name);

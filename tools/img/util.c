@@ -50,6 +50,8 @@ const char *img_format_name(enum image_format f)
 	}
 }
 
+static int open_with(const char *path, const struct image_options *o, struct image **out);
+
 int img_open(const char *path, enum image_format fmt, bool readonly,
 	     bool no_backing, struct image **out)
 {
@@ -58,8 +60,26 @@ int img_open(const char *path, enum image_format fmt, bool readonly,
 		.readonly = readonly,
 		.no_backing = no_backing,
 	};
+
+	return open_with(path, &o, out);
+}
+
+int img_open_snapshot(const char *path, enum image_format fmt, const char *snapshot,
+		      struct image **out)
+{
+	struct image_options o = {
+		.format = fmt,
+		.readonly = true,
+		.snapshot = snapshot,
+	};
+
+	return open_with(path, &o, out);
+}
+
+static int open_with(const char *path, const struct image_options *o, struct image **out)
+{
 	char err[512] = "";
-	int r = image_open(path, &o, out, err, sizeof(err));
+	int r = image_open(path, o, out, err, sizeof(err));
 
 	if (r < 0) {
 		/* The library names the file; add it only when it did not. */
