@@ -53,6 +53,17 @@ writes "v2 4K" 6 compat=0.10,cluster_size=4K 8M
 writes "refcount_bits=1" 7 refcount_bits=1,cluster_size=4K 8M
 writes "lazy_refcounts" 8 lazy_refcounts=on,cluster_size=4K 8M
 
+# A lazy_refcounts image left dirty by a killed qemu-io (stale refcounts):
+# opening it for writing must repair it before allocating.
+f=$tmp/dirty.qcow2
+run "create" qemu-img create -q -f qcow2 -o lazy_refcounts=on,cluster_size=4096 "$f" 8M
+qemu-io -f qcow2 -c "write -P 0xee 1M 256k" -c "write -P 0xef 5M 8k" -c abort "$f" >/dev/null 2>&1
+qemu-img check "$f" >/dev/null 2>&1 && fail "dirty lazy image: qemu-io abort left it consistent (test setup)"
+run "reference" qemu-img convert -O raw "$f" "$tmp/dirty.ref"
+run "img_writer on a dirty image" "$WRITER" ops -s 9 -n 800 "$f" "$tmp/dirty.ref"
+qemu_clean "dirty lazy image after writes" "$f"
+qemu_equal "dirty lazy image after writes" "$f" "$tmp/dirty.ref"
+
 # Over backing files: a raw base and a qcow2 chain of two.
 run "base" qemu-img create -q -f raw "$tmp/base.raw" 8M
 qemu-io -f raw -c "write -P 0x31 0 5M" -c "write -P 0x32 6M 1M" "$tmp/base.raw" >/dev/null ||
