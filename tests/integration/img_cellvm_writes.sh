@@ -64,6 +64,20 @@ run "img_writer on a dirty image" "$WRITER" ops -s 9 -n 800 "$f" "$tmp/dirty.ref
 qemu_clean "dirty lazy image after writes" "$f"
 qemu_equal "dirty lazy image after writes" "$f" "$tmp/dirty.ref"
 
+# An image with an internal snapshot: writes copy shared clusters, the
+# snapshot still reads as it was (qemu-img convert -l), check stays clean.
+f=$tmp/snap.qcow2
+run "create" qemu-img create -q -f qcow2 -o cluster_size=4096 "$f" 4M
+qio "$f" "write -P 0x21 0 3M"
+run "snapshot" qemu-img snapshot -c before "$f"
+run "reference" qemu-img convert -O raw "$f" "$tmp/snap.before"
+cp "$tmp/snap.before" "$tmp/snap.ref"
+run "img_writer over a snapshot" "$WRITER" ops -s 10 -n 600 "$f" "$tmp/snap.ref"
+qemu_clean "writes over a snapshot" "$f"
+qemu_equal "writes over a snapshot" "$f" "$tmp/snap.ref"
+run "snapshot read back" qemu-img convert -l before -O raw "$f" "$tmp/snap.after"
+cmp "$tmp/snap.before" "$tmp/snap.after" >/dev/null || fail "writes over a snapshot changed the snapshot"
+
 # Over backing files: a raw base and a qcow2 chain of two.
 run "base" qemu-img create -q -f raw "$tmp/base.raw" 8M
 qemu-io -f raw -c "write -P 0x31 0 5M" -c "write -P 0x32 6M 1M" "$tmp/base.raw" >/dev/null ||
