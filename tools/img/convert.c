@@ -156,7 +156,7 @@ int img_convert_main(int argc, char **argv)
 		case 'c': c.compress = true; break;
 		case 'o':
 			if (img_create_parse_opts(optarg, &o, &have_size, why, sizeof(why)))
-				return img_usage_fail("convert", "-o %s: %s", optarg, why);
+				return img_usage_fail("convert", "-o: %s", why);
 			break;
 		case 'l':
 			/* qemu's forms: NAME, snapshot.name=NAME, snapshot.id=ID */

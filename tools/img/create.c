@@ -73,9 +73,9 @@ static int create_opt(void *ctx, const char *key, const char *value)
 			return -1;
 		}
 	} else if (!strcmp(key, "backing_file")) {
-		a->o.backing_file = strdup(value); /* VALUE dies with the -o list */
+		a->o.backing_file = value;
 	} else if (!strcmp(key, "backing_fmt")) {
-		a->o.backing_fmt = strdup(value);
+		a->o.backing_fmt = value;
 	} else if (!strcmp(key, "lazy_refcounts")) {
 		if (img_parse_bool(value, &b) < 0) {
 			snprintf(a->why, sizeof(a->why), "lazy_refcounts must be on or off, not '%s'", value);
@@ -95,7 +95,7 @@ static int create_opt(void *ctx, const char *key, const char *value)
 			snprintf(a->why, sizeof(a->why), "compression_type must be zlib or zstd, not '%s'", value);
 			return -1;
 		}
-		a->o.compression_type = strdup(value);
+		a->o.compression_type = value;
 	} else if (!strcmp(key, "preallocation")) {
 		if (!strcmp(value, "off"))
 			a->o.prealloc = IMAGE_PREALLOC_OFF;
@@ -117,7 +117,7 @@ bad_size:
 	return -1;
 }
 
-int img_create_parse_opts(const char *list, struct image_create_options *o,
+int img_create_parse_opts(char *list, struct image_create_options *o,
 			  bool *have_size, char *why, size_t whylen)
 {
 	struct create_args a = { .o = *o, .have_size = *have_size };
@@ -174,7 +174,7 @@ int img_create_main(int argc, char **argv)
 				return 0;
 			}
 			if (img_parse_opts(optarg, create_opt, &a))
-				return img_usage_fail("create", "-o %s: %s", optarg, a.why);
+				return img_usage_fail("create", "-o: %s", a.why);
 			break;
 		case 'b': a.o.backing_file = optarg; break;
 		case 'F': a.o.backing_fmt = optarg; break;

@@ -68,14 +68,15 @@ int img_open_snapshot(const char *path, enum image_format fmt, const char *snaps
 char *img_backing_path(const char *child, const char *name);
 
 /* qemu-img style -o lists: "key=value,key=value".  Calls FN for each pair;
- * stops at FN's first non-zero return.  ",," is a literal comma. */
-int img_parse_opts(const char *list, int (*fn)(void *ctx, const char *key,
-					       const char *value), void *ctx);
+ * stops at FN's first non-zero return.  ",," is a literal comma.  LIST is
+ * split in place; the strings FN gets point into it. */
+int img_parse_opts(char *list, int (*fn)(void *ctx, const char *key,
+					 const char *value), void *ctx);
 /* on/off/true/false/yes/no. Returns -1 if none of those. */
 int img_parse_bool(const char *s, bool *out);
 
 /* create's -o list into O (also used by convert); WHY says what is wrong. */
-int img_create_parse_opts(const char *list, struct image_create_options *o,
+int img_create_parse_opts(char *list, struct image_create_options *o,
 			  bool *have_size, char *why, size_t whylen);
 /* The first option in O that a raw image cannot have, or NULL. */
 const char *img_create_raw_refuses(const struct image_create_options *o);

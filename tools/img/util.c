@@ -106,18 +106,16 @@ char *img_backing_path(const char *child, const char *name)
 	return p;
 }
 
-int img_parse_opts(const char *list, int (*fn)(void *ctx, const char *key,
-					       const char *value), void *ctx)
+int img_parse_opts(char *list, int (*fn)(void *ctx, const char *key,
+					 const char *value), void *ctx)
 {
-	size_t n = strlen(list);
-	char *buf = malloc(n + 1);
-	const char *s = list;
+	char *s = list;
 	int r = 0;
 
-	if (!buf)
-		return -ENOMEM;
+	/* In place: the keys and values point into LIST (an argv string, so
+	 * they live as long as the program). */
 	while (*s && r == 0) {
-		char *o = buf, *value = NULL;
+		char *item = s, *o = s, *value = NULL;
 
 		/* One item, with ",," unescaped to ','. */
 		for (; *s; s++) {
@@ -133,13 +131,12 @@ int img_parse_opts(const char *list, int (*fn)(void *ctx, const char *key,
 			}
 			*o++ = *s;
 		}
-		*o = '\0';
 		if (*s == ',')
 			s++;
-		if (buf[0])
-			r = fn(ctx, buf, value);
+		*o = '\0';
+		if (item[0])
+			r = fn(ctx, item, value);
 	}
-	free(buf);
 	return r;
 }
 
