@@ -279,6 +279,10 @@ static int parse_header(struct qcow2 *q, const uint8_t *h, size_t hlen, bool wri
 		qerr(q, "the refcount table is empty");
 		return -EINVAL;
 	}
+	if (((uint64_t)q->reftable_clusters << q->cluster_bits) > QCOW2_MAX_REFTABLE_BYTES) {
+		qerr(q, "refcount table of %u clusters is too large", q->reftable_clusters);
+		return -EFBIG;
+	}
 	r = qcow2_check_offset(q, q->reftable_offset,
 			       (uint64_t)q->reftable_clusters << q->cluster_bits, "refcount table");
 	if (r < 0)
