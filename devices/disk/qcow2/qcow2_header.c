@@ -487,7 +487,15 @@ int qcow2_flush(struct image *img)
 	int r;
 
 	pthread_mutex_lock(&q->lock);
-	r = qcow2_flush_metadata(q);
+	r = qcow2_cache_flush(&q->rb_cache);
+	/* Against power loss too: refcounts reach the disk before the L2
+	 * tables that depend on them. */
+	if (r == 0 && qcow2_cache_has_dirty(&q->l2_cache)) {
+		if (fdatasync(q->fd) < 0)
+			r = -errno;
+		if (r == 0)
+			r = qcow2_cache_flush(&q->l2_cache);
+	}
 	pthread_mutex_unlock(&q->lock);
 	if (r == 0 && fdatasync(q->fd) < 0) {
 		r = -errno;
