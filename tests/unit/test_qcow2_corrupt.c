@@ -187,6 +187,9 @@ static void test_bad_table_entries(void **state)
 	/* Misaligned data cluster. */
 	put64(path, l2_offset(path) + 8, (1ull << 63) | 0x30200ull);
 	expect_read_eio(path, 65536, "not cluster aligned");
+	/* Data cluster on top of the L1 table. */
+	put64(path, l2_offset(path) + 8, (1ull << 63) | get64(path, 40));
+	expect_read_eio(path, 65536, "points into the L1 table");
 	/* Compressed entry beyond the file. */
 	put64(path, l2_offset(path) + 8, (1ull << 62) | 0x3ffff0000ull);
 	expect_read_eio(path, 65536, "outside the file");
