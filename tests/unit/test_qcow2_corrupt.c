@@ -258,6 +258,65 @@ static void test_garbage_never_crashes(void **state)
 	}
 }
 
+/* The same garbage with a writable open: writes, discards, zeroes, a
+ * compressed write, a resize and a repairing check; errors, never
+ * crashes or hangs. */
+static void test_garbage_writable(void **state)
+{
+	(void)state;
+	char path[256];
+	/* GARBAGE_ROUNDS and GARBAGE_SEED run it longer by hand. */
+	const char *env_rounds = getenv("GARBAGE_ROUNDS"), *env_seed = getenv("GARBAGE_SEED");
+	int rounds = env_rounds ? atoi(env_rounds) : 200;
+	uint64_t seed = env_seed ? strtoull(env_seed, NULL, 0) : 999;
+	uint8_t *buf = malloc(200000);
+	fill_pattern(buf, 200000, 5);
+	for (int round = 0; round < rounds; round++) {
+		make_image(path, sizeof(path));
+		int fd = open(path, O_RDWR);
+		for (int k = 0; k < 3; k++) {
+			uint64_t off = rng_next(&seed) % 0x50000;
+			if (round % 3 == 0)
+				off %= 112;
+			uint8_t b = (uint8_t)rng_next(&seed);
+			assert_int_equal(pwrite(fd, &b, 1, (off_t)off), 1);
+		}
+		close(fd);
+		struct image *img = NULL;
+		char err[512];
+		if (image_open(path, NULL, &img, err, sizeof(err)) == 0) {
+			uint64_t size = image_size(img);
+			for (int i = 0; i < 20 && size > 200000; i++) {
+				uint64_t len = 1 + rng_next(&seed) % 150000;
+				uint64_t off = rng_next(&seed) % (size - len);
+				switch (i % 5) {
+				case 0:
+				case 1:
+					image_write(img, buf, len, off);
+					break;
+				case 2:
+					image_discard(img, off, len);
+					break;
+				case 3:
+					image_write_zeroes(img, off, len, i & 1);
+					break;
+				default:
+					image_read(img, buf, len, off);
+					fill_pattern(buf, 200000, 5);
+				}
+			}
+			if (size >= 65536 && image_cluster_size(img) == 65536)
+				image_write_compressed(img, buf, 65536, 0);
+			image_resize(img, size + (1 << 20));
+			struct image_check_result res;
+			image_check(img, IMAGE_FIX_LEAKS | IMAGE_FIX_ERRORS, &res, NULL, NULL);
+			image_close(img);
+		}
+		unlink(path);
+	}
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +325,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_bit_and_dirty),
 		cmocka_unit_test(test_bad_table_entries),
 		cmocka_unit_test(test_garbage_never_crashes),
+		cmocka_unit_test(test_garbage_writable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
