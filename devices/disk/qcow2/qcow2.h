@@ -225,6 +225,7 @@ int qcow2_cache_get(struct qcow2_cache *c, uint64_t off, bool fresh, void **tabl
 void qcow2_cache_put(struct qcow2_cache *c, void *table);
 void qcow2_cache_dirty(struct qcow2_cache *c, void *table);
 int qcow2_cache_flush(struct qcow2_cache *c);
+bool qcow2_cache_has_dirty(struct qcow2_cache *c);
 /* Forgets OFF (the cluster was freed); a dirty copy is dropped. */
 void qcow2_cache_forget(struct qcow2_cache *c, uint64_t off);
 void qcow2_cache_forget_all(struct qcow2_cache *c);

@@ -200,3 +200,11 @@ void qcow2_cache_forget_all(struct qcow2_cache *c)
 	for (unsigned i = 0; i < c->nbuckets; i++)
 		c->bucket[i] = -1;
 }
+
+bool qcow2_cache_has_dirty(struct qcow2_cache *c)
+{
+	for (unsigned i = 0; i < c->count; i++)
+		if (c->e[i].offset && c->e[i].dirty)
+			return true;
+	return false;
+}

@@ -52,6 +52,18 @@ int qcow2_check_l2_entry(struct qcow2 *q, uint64_t entry, uint64_t guest_off)
 		     (unsigned long long)guest_off, (unsigned long long)host);
 		return -EIO;
 	}
+	/* Guest data must never land on the tables we keep in memory (the
+	 * cheap overlap checks; L2 tables and refcount blocks are not
+	 * looked up here). */
+	bool in_l1 = host >= q->l1_offset && host < q->l1_offset + (uint64_t)q->l1_size * 8;
+	bool in_reftable = host >= q->reftable_offset &&
+			   host < q->reftable_offset + ((uint64_t)q->reftable_clusters << q->cluster_bits);
+	if (host && (in_l1 || in_reftable)) {
+		qerr(q, "L2 entry for guest offset 0x%llx points into the %s (0x%llx)",
+		     (unsigned long long)guest_off, in_l1 ? "L1 table" : "refcount table",
+		     (unsigned long long)host);
+		return -EIO;
+	}
 	return 0;
 }
 

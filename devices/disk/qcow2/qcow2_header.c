@@ -279,6 +279,10 @@ static int parse_header(struct qcow2 *q, const uint8_t *h, size_t hlen, bool wri
 		qerr(q, "the refcount table is empty");
 		return -EINVAL;
 	}
+	if (((uint64_t)q->reftable_clusters << q->cluster_bits) > QCOW2_MAX_REFTABLE_BYTES) {
+		qerr(q, "refcount table of %u clusters is too large", q->reftable_clusters);
+		return -EFBIG;
+	}
 	r = qcow2_check_offset(q, q->reftable_offset,
 			       (uint64_t)q->reftable_clusters << q->cluster_bits, "refcount table");
 	if (r < 0)
@@ -483,7 +487,15 @@ int qcow2_flush(struct image *img)
 	int r;
 
 	pthread_mutex_lock(&q->lock);
-	r = qcow2_flush_metadata(q);
+	r = qcow2_cache_flush(&q->rb_cache);
+	/* Against power loss too: refcounts reach the disk before the L2
+	 * tables that depend on them. */
+	if (r == 0 && qcow2_cache_has_dirty(&q->l2_cache)) {
+		if (fdatasync(q->fd) < 0)
+			r = -errno;
+		if (r == 0)
+			r = qcow2_cache_flush(&q->l2_cache);
+	}
 	pthread_mutex_unlock(&q->lock);
 	if (r == 0 && fdatasync(q->fd) < 0) {
 		r = -errno;

@@ -429,8 +429,11 @@ static int place_refblocks(struct qcow2 *q, uint64_t a, uint64_t total, uint64_t
 		if (!mine)
 			r = qcow2_update_refcount(q, c, 1);
 	}
-	/* The blocks, then the table entries that point to them. */
+	/* The blocks and the refcounts kept in older blocks, then the table
+	 * entries that point to them. */
 	uint64_t base = a + total - nb;
+	if (r == 0)
+		r = qcow2_cache_flush(&q->rb_cache);
 	for (k = 0; k < nb && r == 0; k++)
 		r = image_pwrite_full(q->fd, blocks + k * cs, cs, (base + k) * cs);
 	for (k = 0; k < nb && r == 0; k++) {
