@@ -73,6 +73,10 @@ run "snapshot" qemu-img snapshot -c snap1 "$tmp/q.qcow2"
 agree "qemu-made with a snapshot" "$tmp/q.qcow2"
 for f in q.qcow2 n.qcow2 mid.qcow2 base.raw; do
 	for o in human json; do
+		qemu-img info --output=$o --backing-chain "$tmp/$f" >"$tmp/qi" 2>&1 || fail "qemu-img info $f"
+		run "info $f" "$IMG" info --output=$o --backing-chain "$tmp/$f"
+		cmp "$tmp/out" "$tmp/qi" >/dev/null ||
+			fail "info --output=$o --backing-chain $f differs from qemu-img's: $(diff "$tmp/out" "$tmp/qi")"
 		qemu-img map --output=$o "$tmp/$f" >"$tmp/qm" 2>&1 || fail "qemu-img map $f"
 		run "map $f" "$IMG" map --output=$o "$tmp/$f"
 		cmp "$tmp/out" "$tmp/qm" >/dev/null ||

@@ -53,9 +53,12 @@ static void json_snapshots(FILE *f, const struct image_info *info, const char *i
 static void print_json(FILE *f, const char *path, const char *full_backing,
 		       const struct image_info *info, const char *ind)
 {
+	char field_ind[16];
+
+	snprintf(field_ind, sizeof(field_ind), "%s    ", ind);
 	fprintf(f, "%s{\n", ind);
 	if (info->nb_snapshots)
-		json_snapshots(f, info, ind);
+		json_snapshots(f, info, field_ind);
 	if (info->backing_fmt) {
 		fprintf(f, "%s    \"backing-filename-format\": ", ind);
 		img_json_string(f, info->backing_fmt);
@@ -100,7 +103,8 @@ static void print_json(FILE *f, const char *path, const char *full_backing,
 	fprintf(f, "%s}", ind);
 }
 
-static void print_human(FILE *f, const char *path, const struct image_info *info)
+static void print_human(FILE *f, const char *path, const char *full_backing,
+			const struct image_info *info)
 {
 	char vs[32], ds[32];
 
@@ -112,8 +116,12 @@ static void print_human(FILE *f, const char *path, const struct image_info *info
 	fprintf(f, "disk size: %s\n", ds);
 	if (info->format == IMAGE_FORMAT_QCOW2)
 		fprintf(f, "cluster_size: %u\n", info->cluster_size);
-	if (info->backing_file)
-		fprintf(f, "backing file: %s\n", info->backing_file);
+	if (info->backing_file) {
+		fprintf(f, "backing file: %s", info->backing_file);
+		if (full_backing && strcmp(full_backing, info->backing_file))
+			fprintf(f, " (actual path: %s)", full_backing);
+		fprintf(f, "\n");
+	}
 	if (info->backing_fmt)
 		fprintf(f, "backing file format: %s\n", info->backing_fmt);
 	if (info->nb_snapshots)
@@ -198,7 +206,7 @@ int img_info_main(int argc, char **argv)
 		} else {
 			if (depth)
 				printf("\n");
-			print_human(stdout, path, &info);
+			print_human(stdout, path, next, &info);
 		}
 		fmt = IMAGE_FORMAT_DETECT;
 		if (info.backing_fmt)
