@@ -84,6 +84,15 @@ for f in q.qcow2 n.qcow2 mid.qcow2 base.raw; do
 	done
 done
 
+# compressed clusters: JSON as qemu's; the human form refuses, as qemu's does
+run "compress" qemu-img convert -c -O qcow2 "$tmp/q.qcow2" "$tmp/qc.qcow2"
+qemu-img map --output=json "$tmp/qc.qcow2" >"$tmp/qm" 2>&1 || fail "qemu-img map qc.qcow2"
+run "map compressed" "$IMG" map --output=json "$tmp/qc.qcow2"
+cmp "$tmp/out" "$tmp/qm" >/dev/null || fail "map --output=json of a compressed image differs: $(diff "$tmp/out" "$tmp/qm")"
+qemu-img map "$tmp/qc.qcow2" >/dev/null 2>&1 && fail "qemu-img map (human) of a compressed image succeeded (test setup)"
+expect_rc 1 "human map of a compressed image" "$IMG" map "$tmp/qc.qcow2"
+[ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "human map of a compressed image: not one line of error"
+
 # ---- refused: bad sizes and options, one line each, non-zero exit -------------
 refused() {
 	what=$1

@@ -78,7 +78,9 @@ static bool can_merge(const struct run *a, const struct run *b)
 	       (!a->has_offset || a->offset + a->length == b->offset);
 }
 
-static void print_run(const struct run *r, bool json, bool first, const struct chain *c)
+/* Returns -1 when the human form cannot show R (data without a place in a
+ * file: compressed clusters), as qemu-img map refuses those too. */
+static int print_run(const struct run *r, bool json, bool first, const struct chain *c)
 {
 	if (json) {
 		printf("%s{ \"start\": %llu, \"length\": %llu, \"depth\": %d, \"present\": %s, "
@@ -89,13 +91,20 @@ static void print_run(const struct run *r, bool json, bool first, const struct c
 		if (r->has_offset)
 			printf(", \"offset\": %llu", (unsigned long long)r->offset);
 		printf("}");
-		return;
+		return 0;
 	}
-	if (!r->data || !r->has_offset)
-		return;
+	if (r->data && !r->has_offset) {
+		fflush(stdout);
+		img_fail("%s: contains compressed clusters, which have no offset to show; "
+			 "use --output=json", c->name[0]);
+		return -1;
+	}
+	if (!r->data)
+		return 0;
 	printf("%#-16llx%#-16llx%#-16llx%s\n", (unsigned long long)r->start,
 	       (unsigned long long)r->length, (unsigned long long)r->offset,
 	       r->depth < c->n ? c->name[r->depth] : "?");
+	return 0;
 }
 
 int img_map_main(int argc, char **argv)
@@ -185,15 +194,23 @@ int img_map_main(int argc, char **argv)
 		if (have && can_merge(&cur, &r)) {
 			cur.length += r.length;
 		} else {
+			if (have && print_run(&cur, json, first, &chain) < 0) {
+				status = IMG_EXIT_FAIL;
+				have = false;
+				break;
+			}
 			if (have)
-				print_run(&cur, json, first, &chain), first = false;
+				first = false;
 			cur = r;
 			have = true;
 		}
 		off += e.length;
 	}
-	if (have && status == 0)
-		print_run(&cur, json, first, &chain), first = false;
+	if (have && status == 0) {
+		if (print_run(&cur, json, first, &chain) < 0)
+			status = IMG_EXIT_FAIL;
+		first = false;
+	}
 	if (json)
 		printf(first ? "[]\n" : "]\n");
 	image_close(img);
