@@ -129,7 +129,6 @@ int img_bench_main(int argc, char **argv)
 	struct bench b = { .bufsize = 4096, .count = 75000 };
 	enum image_format fmt = IMAGE_FORMAT_DETECT;
 	uint64_t depth = 64, offset = 0, step = 0, v;
-	const char *cache = "writeback";
 	bool quiet = false;
 	struct timespec t0, t1;
 	pthread_t *threads;
@@ -176,7 +175,6 @@ int img_bench_main(int argc, char **argv)
 			break;
 		case 'q': quiet = true; break;
 		case 't':
-			cache = optarg;
 			if (!strcmp(optarg, "writethrough"))
 				b.flush_each = true;
 			else if (!strcmp(optarg, "none") || !strcmp(optarg, "directsync"))
@@ -258,7 +256,6 @@ int img_bench_main(int argc, char **argv)
 	if (!quiet)
 		printf("Run completed in %.3f seconds.\n",
 		       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-	(void)cache;
 	if (image_close(b.img) < 0)
 		return img_fail("%s: flush at close failed", b.path);
 	return 0;

@@ -84,8 +84,8 @@ const char *img_create_raw_refuses(const struct image_create_options *o);
 /* JSON output: a string with escapes. */
 void img_json_string(FILE *f, const char *s);
 
-/* A progress bar on stderr, only when stderr is a terminal and it was asked
- * for (or ALWAYS_IF_TTY). */
+/* A progress bar on stderr, only when it was asked for (-p) and stderr is
+ * a terminal. */
 struct img_progress {
 	bool on;
 	int last_permille;
