@@ -448,7 +448,8 @@ int qcow2_open(struct image *img, const struct image_chain *chain)
 
 	img->ops = &qcow2_ops;
 	img->format = IMAGE_FORMAT_QCOW2;
-	img->size = q->size;
+	/* Guests see whole sectors (as qemu does with an odd size). */
+	img->size = q->size & ~511ull;
 	img->cluster_size = q->cluster_size;
 
 	if (q->backing_file && !img->opts.no_backing) {

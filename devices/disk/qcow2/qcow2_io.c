@@ -410,7 +410,7 @@ int qcow2_discard(struct image *img, uint64_t off, uint64_t len)
 	int r;
 
 	/* The image's last, partial cluster counts as whole. */
-	if (end != q->size)
+	if (end != q->img->size)
 		end &= ~(cs - 1);
 	else
 		end = qcow2_align_up(q, end);
@@ -459,7 +459,7 @@ int qcow2_write_zeroes(struct image *img, uint64_t off, uint64_t len, bool may_u
 	struct qcow2 *q = img->priv;
 	uint64_t cs = q->cluster_size, end = off + len;
 	uint64_t start = (off + cs - 1) & ~(cs - 1);
-	uint64_t whole_end = end == q->size ? qcow2_align_up(q, end) : end & ~(cs - 1);
+	uint64_t whole_end = end == q->img->size ? qcow2_align_up(q, end) : end & ~(cs - 1);
 	int r;
 
 	if ((r = start_writing(q)) < 0)
@@ -553,7 +553,7 @@ done:
 int qcow2_resize(struct image *img, uint64_t size)
 {
 	struct qcow2 *q = img->priv;
-	uint64_t old = q->size;
+	uint64_t old = img->size;
 	int r;
 
 	if (size < old) {
@@ -564,6 +564,10 @@ int qcow2_resize(struct image *img, uint64_t size)
 	if (size > QCOW2_MAX_SIZE) {
 		qerr(q, "size %llu is too large", (unsigned long long)size);
 		return -EFBIG;
+	}
+	if (size % 512) {
+		qerr(q, "the new size %llu is not a multiple of 512", (unsigned long long)size);
+		return -EINVAL;
 	}
 	if (size == old)
 		return 0;
