@@ -516,10 +516,19 @@ int qcow2_write_compressed(struct image *img, const void *buf, size_t len, uint6
 	e = be64toh(l2[idx]);
 	if ((r = qcow2_check_l2_entry(q, e, off)) < 0)
 		goto unlock;
-	if (q->comp_offset && q->comp_end - q->comp_offset >= (uint64_t)clen) {
+	bool pack = q->comp_offset && q->comp_end - q->comp_offset >= (uint64_t)clen;
+	uint64_t first = q->comp_offset / cs, last = (q->comp_offset + (uint64_t)clen - 1) / cs;
+	for (uint64_t c = first; pack && c <= last; c++) {
+		/* Narrow refcounts (1 bit) may not count one more user. */
+		uint64_t ref;
+		if ((r = qcow2_get_refcount(q, c, &ref)) < 0)
+			goto unlock;
+		pack = ref < q->refcount_max;
+	}
+	if (pack) {
 		/* Pack it after the previous compressed cluster. */
 		host = q->comp_offset;
-		for (uint64_t c = host / cs; c <= (host + (uint64_t)clen - 1) / cs && r == 0; c++)
+		for (uint64_t c = first; c <= last && r == 0; c++)
 			r = qcow2_update_refcount(q, c, 1);
 	} else {
 		uint64_t n = ((uint64_t)clen + cs - 1) / cs;
