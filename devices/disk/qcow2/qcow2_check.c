@@ -276,7 +276,7 @@ static int run_check(struct qcow2 *q, unsigned fix, struct image_check_result *r
 	for (uint64_t c = 0; c < ck.nb; c++) {
 		uint64_t ref;
 		if (qcow2_get_refcount(q, c, &ref) < 0) {
-			say(ck.report ? &ck : &ck, "ERROR cannot read the refcount of cluster %" PRIu64,
+			say(&ck, "ERROR cannot read the refcount of cluster %" PRIu64,
 			    c);
 			res->check_errors++;
 			continue;

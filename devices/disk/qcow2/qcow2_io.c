@@ -616,8 +616,6 @@ int qcow2_map(struct image *img, uint64_t off, uint64_t len, struct image_extent
 		if (r < 0)
 			break;
 		enum cluster_type t = type_of(e);
-		if (t == C_ZERO && (e & QCOW2_OFFSET_MASK))
-			t = C_ZERO; /* zero with a host cluster: still zero */
 		if (total == 0) {
 			t0 = t;
 			first_e = e;
