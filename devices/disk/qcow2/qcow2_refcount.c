@@ -489,6 +489,15 @@ int qcow2_alloc_clusters(struct qcow2 *q, uint64_t n, uint64_t *off, bool *fresh
 			r = qcow2_get_refcount(q, c, &ref);
 			if (r < 0)
 				return r;
+			if (ref && c >= qcow2_clusters(q, q->file_size)) {
+				/* Nothing can live past the end of the file: a count
+				 * there is stale (or hostile, and scanning a huge
+				 * table of them would never end). */
+				r = qcow2_set_refcount(q, c, 0);
+				if (r < 0)
+					return r;
+				ref = 0;
+			}
 			if (ref == 0 && !in_use_by_check(q, c) && !known_metadata(q, c)) {
 				run++;
 			} else {
