@@ -604,39 +604,55 @@ int qcow2_resize(struct image *img, uint64_t size)
 int qcow2_map(struct image *img, uint64_t off, uint64_t len, struct image_extent *ext)
 {
 	struct qcow2 *q = img->priv;
-	uint64_t e, n, first_e = 0, total = 0;
+	uint64_t cs = q->cluster_size, first_e = 0, total = 0;
+	uint64_t entries[RUN_MAX];
 	enum cluster_type t0 = C_UNALLOC;
 	int r = 0;
 
 	memset(ext, 0, sizeof(*ext));
 	ext->offset = off;
 	pthread_mutex_lock(&q->lock);
-	while (total < len) {
-		r = lookup_run(q, off + total, len - total, false, &e, &n);
-		if (r < 0)
-			break;
-		enum cluster_type t = type_of(e);
-		if (total == 0) {
-			t0 = t;
-			first_e = e;
-		} else {
-			if (t != t0 || t == C_COMPRESSED)
+	/* Cluster by cluster: same type, and for clusters with a host
+	 * offset, contiguous in the file. */
+	while (total < len && r == 0) {
+		uint64_t pos = off + total, left = len - total;
+		uint64_t want = ((pos & (cs - 1)) + left + cs - 1) / cs;
+		unsigned got;
+		bool done = false;
+
+		r = qcow2_get_l2_entries(q, pos, entries, want < RUN_MAX ? (unsigned)want : RUN_MAX,
+					 &got);
+		for (unsigned i = 0; r == 0 && i < got; i++) {
+			uint64_t e = entries[i], cpos = (pos & ~(cs - 1)) + (uint64_t)i * cs;
+			if ((r = qcow2_check_l2_entry(q, e, cpos)) < 0)
 				break;
-			if (t == C_NORMAL && (e & QCOW2_OFFSET_MASK) !=
-						     (first_e & QCOW2_OFFSET_MASK) +
-							     ((off + total) & ~(uint64_t)(q->cluster_size - 1)) -
-							     (off & ~(uint64_t)(q->cluster_size - 1)))
+			enum cluster_type t = type_of(e);
+			if (total == 0) {
+				t0 = t;
+				first_e = e;
+			} else {
+				uint64_t expect = (first_e & QCOW2_OFFSET_MASK) + cpos - (off & ~(cs - 1));
+				if (t != t0 || t == C_COMPRESSED ||
+				    !!(e & QCOW2_OFFSET_MASK) != !!(first_e & QCOW2_OFFSET_MASK) ||
+				    ((e & QCOW2_OFFSET_MASK) && (e & QCOW2_OFFSET_MASK) != expect)) {
+					done = true;
+					break;
+				}
+			}
+			uint64_t n = cs - ((off + total) & (cs - 1));
+			total += n < len - total ? n : len - total;
+			if (t == C_COMPRESSED || total >= len) {
+				done = true;
 				break;
-			if (t == C_ZERO && !!(e & QCOW2_OFFSET_MASK) != !!(first_e & QCOW2_OFFSET_MASK))
-				break;
+			}
 		}
-		total += n;
-		if (t == C_COMPRESSED)
+		if (done)
 			break;
 	}
 	pthread_mutex_unlock(&q->lock);
 	if (r < 0 && total == 0)
 		return r;
+	r = 0;
 	ext->length = total;
 	switch (t0) {
 	case C_NORMAL:
@@ -647,11 +663,6 @@ int qcow2_map(struct image *img, uint64_t off, uint64_t len, struct image_extent
 	case C_ZERO:
 		ext->flags = IMAGE_EXT_ZERO | IMAGE_EXT_ALLOCATED;
 		if (first_e & QCOW2_OFFSET_MASK) {
-			/* Host offsets are not contiguous across a zero run: report
-			 * the first cluster's alone. */
-			uint64_t first_len = q->cluster_size - (off & (q->cluster_size - 1));
-			if (ext->length > first_len)
-				ext->length = first_len;
 			ext->has_host_offset = true;
 			ext->host_offset = (first_e & QCOW2_OFFSET_MASK) + (off & (q->cluster_size - 1));
 		}
