@@ -645,11 +645,19 @@ int image_check(struct image *img, unsigned fix, struct image_check_result *res,
 int image_create(const char *path, const struct image_create_options *opts, char *err,
 		 size_t errlen)
 {
-	switch (opts->format) {
+	struct image_create_options o = *opts;
+
+	/* Sizes are whole 512-byte sectors (rounded up, as qemu-img does). */
+	if (o.size > UINT64_MAX - 511) {
+		snprintf(err, errlen, "%s: size %llu is too large", path, (unsigned long long)o.size);
+		return -EFBIG;
+	}
+	o.size = (o.size + 511) & ~511ull;
+	switch (o.format) {
 	case IMAGE_FORMAT_RAW:
-		return raw_create(path, opts, err, errlen);
+		return raw_create(path, &o, err, errlen);
 	case IMAGE_FORMAT_QCOW2:
-		return qcow2_create(path, opts, err, errlen);
+		return qcow2_create(path, &o, err, errlen);
 	default:
 		snprintf(err, errlen, "%s: create needs a format (raw or qcow2)", path);
 		return -EINVAL;

@@ -94,8 +94,9 @@ static void test_create_refuses_bad_options(void **state)
 	unlink(path);
 }
 
-/* Random writes of odd lengths at odd offsets against a model; then the
- * image is reopened, checked by qemu-img and compared with a raw copy. */
+/* Random writes, discards and zeroes of odd lengths at odd offsets
+ * against a model; then the image is reopened, checked by qemu-img and
+ * compared with a raw copy. */
 static void random_rw(uint32_t cs, int compat, unsigned rbits, uint64_t seed)
 {
 	char path[256], raw[256];
@@ -111,9 +112,25 @@ static void random_rw(uint32_t cs, int compat, unsigned rbits, uint64_t seed)
 		uint64_t maxlen = 3 * cs + 1000 < size / 2 ? 3 * cs + 1000 : size / 2;
 		uint64_t len = 1 + rng_next(&seed) % maxlen;
 		uint64_t off = rng_next(&seed) % (size - len);
-		fill_pattern(buf, len, seed + (uint64_t)i);
-		assert_img_ok(img, image_write(img, buf, len, off));
-		memcpy(model + off, buf, len);
+		if (i % 9 == 2 && size / cs > 1) {
+			/* A compressed cluster (packed with the previous ones). */
+			uint64_t c = (rng_next(&seed) % (size / cs)) * cs;
+			for (uint64_t k = 0; k < cs; k++)
+				model[c + k] = (uint8_t)(k / 64 + i);
+			assert_img_ok(img, image_write_compressed(img, model + c, cs, c));
+		} else if (i % 9 == 4) {
+			/* Discard: whole clusters inside read zero afterwards. */
+			assert_img_ok(img, image_discard(img, off, len));
+			for (uint64_t c = (off + cs - 1) / cs * cs; c + cs <= off + len; c += cs)
+				memset(model + c, 0, cs);
+		} else if (i % 9 == 7) {
+			assert_img_ok(img, image_write_zeroes(img, off, len, i & 1));
+			memset(model + off, 0, len);
+		} else {
+			fill_pattern(buf, len, seed + (uint64_t)i);
+			assert_img_ok(img, image_write(img, buf, len, off));
+			memcpy(model + off, buf, len);
+		}
 		uint64_t roff = rng_next(&seed) % (size - len);
 		assert_img_ok(img, image_read(img, rd, len, roff));
 		assert_memory_equal(rd, model + roff, len);
@@ -264,6 +281,13 @@ static void test_discard_and_zeroes(void **state)
 		memset(model + (2 << 20), 0, 1 << 20);
 		assert_int_equal(compare_image(img, model, size), -1);
 		struct image_extent ext;
+		if (compat == 3) {
+			/* Zeroed in place: one zero extent that keeps its clusters. */
+			assert_img_ok(img, image_map(img, 65536, 3 * 65536, &ext));
+			assert_int_equal(ext.flags, IMAGE_EXT_ZERO | IMAGE_EXT_ALLOCATED);
+			assert_int_equal(ext.length, 2 * 65536);
+			assert_true(ext.has_host_offset);
+		}
 		assert_int_equal(image_map(img, 2 << 20, 1 << 20, &ext), 0);
 		assert_true(ext.flags & IMAGE_EXT_ZERO);
 		assert_int_equal(ext.length, 1 << 20);

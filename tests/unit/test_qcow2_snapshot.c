@@ -222,6 +222,57 @@ static void test_backing_opener(void **state)
 	unlink(top);
 }
 
+/* We and qemu take turns writing one image (with snapshots taken and
+ * deleted by qemu in between); both always see the same data. */
+static void test_alternating_with_qemu(void **state)
+{
+	(void)state;
+	char path[256], raw[256];
+	uint64_t seed = 4711;
+	uint8_t *model = calloc(1, SIZE), *buf = malloc(200000);
+
+	tmp_path(path, sizeof(path), "alt");
+	tmp_path(raw, sizeof(raw), "altraw");
+	assert_int_equal(create_qcow2(path, SIZE, 4096, 3, 16), 0);
+	for (int round = 0; round < 6; round++) {
+		struct image *img = open_or_die(path, NULL);
+		assert_non_null(img);
+		assert_int_equal(compare_image(img, model, SIZE), -1);
+		for (int i = 0; i < 30; i++) {
+			uint64_t len = 1 + rng_next(&seed) % 100000;
+			uint64_t off = rng_next(&seed) % (SIZE - len);
+			fill_pattern(buf, len, seed);
+			assert_img_ok(img, image_write(img, buf, len, off));
+			memcpy(model + off, buf, len);
+		}
+		assert_int_equal(image_close(img), 0);
+		assert_int_equal(qemu_check(path), 0);
+
+		char cmd[1024] = "";
+		for (int i = 0; i < 5; i++) {
+			uint64_t off = (rng_next(&seed) % (SIZE / 512 - 300)) * 512;
+			uint64_t len = (1 + rng_next(&seed) % 256) * 512;
+			int pat = (int)(rng_next(&seed) & 0xff);
+			snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd),
+				 " -c 'write -P %d %llu %llu'", pat, (unsigned long long)off,
+				 (unsigned long long)len);
+			memset(model + off, pat, len);
+		}
+		assert_int_equal(sh("qemu-io%s '%s' >/dev/null", cmd, path), 0);
+		if (round == 1 || round == 3)
+			assert_int_equal(sh("qemu-img snapshot -c r%d '%s'", round, path), 0);
+		if (round == 4)
+			assert_int_equal(sh("qemu-img snapshot -d r1 '%s'", path), 0);
+	}
+	assert_int_equal(qemu_check(path), 0);
+	assert_int_equal(write_file(raw, model, SIZE), 0);
+	assert_int_equal(sh("qemu-img compare -q -f raw -F qcow2 '%s' '%s'", raw, path), 0);
+	unlink(path);
+	unlink(raw);
+	free(model);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_backing_chain),
 		cmocka_unit_test(test_backing_loop_refused),
 		cmocka_unit_test(test_backing_opener),
+		cmocka_unit_test(test_alternating_with_qemu),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

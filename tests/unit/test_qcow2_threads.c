@@ -108,15 +108,25 @@ static void test_concurrent_regions(void **state)
 
 /* The child writes, discards and flushes; after each flush it reports how
  * many writes are durable.  Killed at a random moment. */
+static void compressible(uint8_t *p, uint64_t len, uint32_t i)
+{
+	for (uint64_t k = 0; k < len; k++)
+		p[k] = (uint8_t)(k / 64 + i);
+}
+
 static void crash_child(const char *path, int report_fd, uint64_t seed)
 {
 	struct image *img = open_or_die(path, NULL);
-	uint8_t *buf = malloc(200000);
+	uint32_t cs = image_cluster_size(img);
+	uint8_t *buf = malloc(200000 + cs);
 	for (uint32_t i = 0;; i++) {
 		uint64_t len = 1 + rng_next(&seed) % 150000;
 		uint64_t off = rng_next(&seed) % ((8ull << 20) - len);
 		if (i % 7 == 3) {
 			image_discard(img, off, len);
+		} else if (i % 11 == 6) {
+			compressible(buf, cs, i);
+			image_write_compressed(img, buf, cs, off / cs * cs);
 		} else {
 			fill_pattern(buf, len, seed);
 			image_write(img, buf, len, off);
@@ -208,13 +218,15 @@ static void test_flushed_writes_survive(void **state)
 		uint64_t off = rng_next(&seed) % ((8ull << 20) - len);
 		if (i > last) {
 			memset(touched + off, 1, len);
-			if (i % 7 != 3)
-				fill_pattern(buf, len, seed);
+			if (i % 7 != 3 && i % 11 == 6)
+				memset(touched + off / 65536 * 65536, 1, 65536);
 			continue;
 		}
 		if (i % 7 == 3) {
 			for (uint64_t c = (off + 65535) & ~65535ull; c + 65536 <= off + len; c += 65536)
 				memset(model + c, 0, 65536);
+		} else if (i % 11 == 6) {
+			compressible(model + off / 65536 * 65536, 65536, i);
 		} else {
 			fill_pattern(buf, len, seed);
 			memcpy(model + off, buf, len);

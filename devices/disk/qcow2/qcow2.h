@@ -138,8 +138,7 @@ struct qcow2 {
 	uint32_t csize_shift;            /* compressed descriptor: sectors field */
 	uint64_t csize_mask, coffset_mask;
 
-	uint64_t *l1;                    /* host order; capacity l1_alloc entries */
-	uint32_t l1_alloc;
+	uint64_t *l1;                    /* host order, l1_size entries */
 	uint64_t *reftable;              /* host order */
 	uint64_t reftable_size;          /* entries */
 	struct qcow2_snapshot *snaps;

@@ -38,8 +38,9 @@ static void say(struct check *ck, const char *fmt, ...)
 	ck->report(ck->ctx, line);
 }
 
-/* Counts one reference to each cluster of [OFF, OFF+LEN). */
-static void count(struct check *ck, uint64_t off, uint64_t len, const char *what)
+/* Counts MULT references to each cluster of [OFF, OFF+LEN). */
+static void count_n(struct check *ck, uint64_t off, uint64_t len, uint64_t mult,
+		    const char *what)
 {
 	struct qcow2 *q = ck->q;
 
@@ -51,11 +52,17 @@ static void count(struct check *ck, uint64_t off, uint64_t len, const char *what
 			ck->res->corruptions++;
 			return;
 		}
-		ck->refs[c]++;
+		ck->refs[c] += mult;
 	}
 }
 
-static void walk_l2(struct check *ck, uint64_t l2_off, bool active)
+static void count(struct check *ck, uint64_t off, uint64_t len, const char *what)
+{
+	count_n(ck, off, len, 1, what);
+}
+
+/* Walks one L2 table that MULT L1 entries point to. */
+static void walk_l2(struct check *ck, uint64_t l2_off, uint64_t mult, bool active)
 {
 	struct qcow2 *q = ck->q;
 	ssize_t n = image_pread_full(q->fd, ck->l2, q->cluster_size, l2_off);
@@ -77,12 +84,12 @@ static void walk_l2(struct check *ck, uint64_t l2_off, bool active)
 			}
 			qcow2_compressed_span(q, e, &off, &len);
 			if (active) {
-				ck->res->allocated_clusters++;
-				ck->res->compressed_clusters++;
+				ck->res->allocated_clusters += mult;
+				ck->res->compressed_clusters += mult;
 				/* Sub-cluster sized: fragmented by nature. */
-				ck->res->fragmented_clusters++;
+				ck->res->fragmented_clusters += mult;
 			}
-			count(ck, off, len, "compressed cluster");
+			count_n(ck, off, len, mult, "compressed cluster");
 			continue;
 		}
 		uint64_t off = e & QCOW2_OFFSET_MASK;
@@ -95,37 +102,67 @@ static void walk_l2(struct check *ck, uint64_t l2_off, bool active)
 		if (!off)
 			continue;
 		if (active) {
-			ck->res->allocated_clusters++;
+			ck->res->allocated_clusters += mult;
 			if (ck->next_contiguous && off != ck->next_contiguous)
 				ck->res->fragmented_clusters++;
 			ck->next_contiguous = off + q->cluster_size;
 		}
-		count(ck, off, q->cluster_size, "data cluster");
+		count_n(ck, off, q->cluster_size, mult, "data cluster");
 	}
 }
 
-static void walk_l1(struct check *ck, const uint64_t *l1, uint32_t size, bool active)
+/* Valid tables only: a bad L1 entry is reported (once, on the first
+ * pass) and skipped. */
+static bool l2_usable(struct check *ck, uint64_t off, bool say_why)
 {
 	struct qcow2 *q = ck->q;
 
-	for (uint32_t i = 0; i < size; i++) {
-		uint64_t off = l1[i] & QCOW2_OFFSET_MASK;
-		if (!off)
-			continue;
-		if (off & (q->cluster_size - 1)) {
+	if (off & (q->cluster_size - 1)) {
+		if (say_why) {
 			say(ck, "ERROR l2_offset=%" PRIx64 ": Table is not cluster aligned; L1 entry "
 			    "corrupted", off);
 			ck->res->corruptions++;
-			continue;
 		}
-		if (off + q->cluster_size > q->file_size) {
+		return false;
+	}
+	if (off + q->cluster_size > q->file_size) {
+		if (say_why) {
 			say(ck, "ERROR l2_offset=%" PRIx64 ": L2 table is outside the file", off);
 			ck->res->corruptions++;
-			continue;
 		}
-		count(ck, off, q->cluster_size, "L2 table");
-		walk_l2(ck, off, active);
+		return false;
 	}
+	return true;
+}
+
+/* Each distinct L2 table is read once and its references counted as
+ * many times as this L1 table points to it: the same totals as walking
+ * every entry, without letting a hostile table of repeated entries make
+ * the check quadratic. */
+static void walk_l1(struct check *ck, const uint64_t *l1, uint32_t size, bool active)
+{
+	struct qcow2 *q = ck->q;
+	uint32_t *uses = calloc(ck->nb ? ck->nb : 1, sizeof(*uses));
+
+	if (!uses) {
+		ck->res->check_errors++;
+		return;
+	}
+	for (uint32_t i = 0; i < size; i++) {
+		uint64_t off = l1[i] & QCOW2_OFFSET_MASK;
+		if (!off || !l2_usable(ck, off, true))
+			continue;
+		count(ck, off, q->cluster_size, "L2 table");
+		uses[off >> q->cluster_bits]++;
+	}
+	for (uint32_t i = 0; i < size; i++) {
+		uint64_t off = l1[i] & QCOW2_OFFSET_MASK;
+		if (!off || !l2_usable(ck, off, false) || !uses[off >> q->cluster_bits])
+			continue;
+		walk_l2(ck, off, uses[off >> q->cluster_bits], active);
+		uses[off >> q->cluster_bits] = 0;
+	}
+	free(uses);
 }
 
 static int read_l1(struct qcow2 *q, uint64_t off, uint32_t size, uint64_t **out)
@@ -276,7 +313,7 @@ static int run_check(struct qcow2 *q, unsigned fix, struct image_check_result *r
 	for (uint64_t c = 0; c < ck.nb; c++) {
 		uint64_t ref;
 		if (qcow2_get_refcount(q, c, &ref) < 0) {
-			say(ck.report ? &ck : &ck, "ERROR cannot read the refcount of cluster %" PRIu64,
+			say(&ck, "ERROR cannot read the refcount of cluster %" PRIu64,
 			    c);
 			res->check_errors++;
 			continue;

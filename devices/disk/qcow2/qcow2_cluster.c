@@ -22,7 +22,7 @@ int qcow2_check_l2_entry(struct qcow2 *q, uint64_t entry, uint64_t guest_off)
 
 	if (entry & QCOW2_COMPRESSED) {
 		uint64_t off, len;
-		if (q->at_snapshot == false && (entry & QCOW2_COPIED)) {
+		if (entry & QCOW2_COPIED) {
 			qerr(q, "compressed L2 entry 0x%llx for guest offset 0x%llx has the "
 			     "copied flag", (unsigned long long)entry, (unsigned long long)guest_off);
 			return -EIO;
@@ -264,7 +264,6 @@ int qcow2_grow_l1(struct qcow2 *q, uint64_t new_size)
 		l1[i] = be64toh(l1[i]);
 	free(q->l1);
 	q->l1 = l1;
-	q->l1_alloc = (uint32_t)need;
 	q->l1_size = (uint32_t)need;
 	q->l1_offset = new_off;
 	q->size = new_size;

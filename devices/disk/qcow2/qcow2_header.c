@@ -323,7 +323,6 @@ static int load_l1(struct qcow2 *q, uint64_t off, uint32_t size)
 	q->l1 = calloc(alloc, 8);
 	if (!q->l1)
 		return -ENOMEM;
-	q->l1_alloc = size;
 	n = image_pread_full(q->fd, q->l1, (size_t)size * 8, off);
 	if (n < 0 || (size_t)n != (size_t)size * 8) {
 		qerr(q, "cannot read the L1 table at 0x%llx", (unsigned long long)off);
@@ -448,7 +447,8 @@ int qcow2_open(struct image *img, const struct image_chain *chain)
 
 	img->ops = &qcow2_ops;
 	img->format = IMAGE_FORMAT_QCOW2;
-	img->size = q->size;
+	/* Guests see whole sectors (as qemu does with an odd size). */
+	img->size = q->size & ~511ull;
 	img->cluster_size = q->cluster_size;
 
 	if (q->backing_file && !img->opts.no_backing) {

@@ -410,7 +410,7 @@ int qcow2_discard(struct image *img, uint64_t off, uint64_t len)
 	int r;
 
 	/* The image's last, partial cluster counts as whole. */
-	if (end != q->size)
+	if (end != q->img->size)
 		end &= ~(cs - 1);
 	else
 		end = qcow2_align_up(q, end);
@@ -459,7 +459,7 @@ int qcow2_write_zeroes(struct image *img, uint64_t off, uint64_t len, bool may_u
 	struct qcow2 *q = img->priv;
 	uint64_t cs = q->cluster_size, end = off + len;
 	uint64_t start = (off + cs - 1) & ~(cs - 1);
-	uint64_t whole_end = end == q->size ? qcow2_align_up(q, end) : end & ~(cs - 1);
+	uint64_t whole_end = end == q->img->size ? qcow2_align_up(q, end) : end & ~(cs - 1);
 	int r;
 
 	if ((r = start_writing(q)) < 0)
@@ -516,10 +516,19 @@ int qcow2_write_compressed(struct image *img, const void *buf, size_t len, uint6
 	e = be64toh(l2[idx]);
 	if ((r = qcow2_check_l2_entry(q, e, off)) < 0)
 		goto unlock;
-	if (q->comp_offset && q->comp_end - q->comp_offset >= (uint64_t)clen) {
+	bool pack = q->comp_offset && q->comp_end - q->comp_offset >= (uint64_t)clen;
+	uint64_t first = q->comp_offset / cs, last = (q->comp_offset + (uint64_t)clen - 1) / cs;
+	for (uint64_t c = first; pack && c <= last; c++) {
+		/* Narrow refcounts (1 bit) may not count one more user. */
+		uint64_t ref;
+		if ((r = qcow2_get_refcount(q, c, &ref)) < 0)
+			goto unlock;
+		pack = ref < q->refcount_max;
+	}
+	if (pack) {
 		/* Pack it after the previous compressed cluster. */
 		host = q->comp_offset;
-		for (uint64_t c = host / cs; c <= (host + (uint64_t)clen - 1) / cs && r == 0; c++)
+		for (uint64_t c = first; c <= last && r == 0; c++)
 			r = qcow2_update_refcount(q, c, 1);
 	} else {
 		uint64_t n = ((uint64_t)clen + cs - 1) / cs;
@@ -553,7 +562,7 @@ done:
 int qcow2_resize(struct image *img, uint64_t size)
 {
 	struct qcow2 *q = img->priv;
-	uint64_t old = q->size;
+	uint64_t old = img->size;
 	int r;
 
 	if (size < old) {
@@ -564,6 +573,10 @@ int qcow2_resize(struct image *img, uint64_t size)
 	if (size > QCOW2_MAX_SIZE) {
 		qerr(q, "size %llu is too large", (unsigned long long)size);
 		return -EFBIG;
+	}
+	if (size % 512) {
+		qerr(q, "the new size %llu is not a multiple of 512", (unsigned long long)size);
+		return -EINVAL;
 	}
 	if (size == old)
 		return 0;
@@ -591,41 +604,55 @@ int qcow2_resize(struct image *img, uint64_t size)
 int qcow2_map(struct image *img, uint64_t off, uint64_t len, struct image_extent *ext)
 {
 	struct qcow2 *q = img->priv;
-	uint64_t e, n, first_e = 0, total = 0;
+	uint64_t cs = q->cluster_size, first_e = 0, total = 0;
+	uint64_t entries[RUN_MAX];
 	enum cluster_type t0 = C_UNALLOC;
 	int r = 0;
 
 	memset(ext, 0, sizeof(*ext));
 	ext->offset = off;
 	pthread_mutex_lock(&q->lock);
-	while (total < len) {
-		r = lookup_run(q, off + total, len - total, false, &e, &n);
-		if (r < 0)
-			break;
-		enum cluster_type t = type_of(e);
-		if (t == C_ZERO && (e & QCOW2_OFFSET_MASK))
-			t = C_ZERO; /* zero with a host cluster: still zero */
-		if (total == 0) {
-			t0 = t;
-			first_e = e;
-		} else {
-			if (t != t0 || t == C_COMPRESSED)
+	/* Cluster by cluster: same type, and for clusters with a host
+	 * offset, contiguous in the file. */
+	while (total < len && r == 0) {
+		uint64_t pos = off + total, left = len - total;
+		uint64_t want = ((pos & (cs - 1)) + left + cs - 1) / cs;
+		unsigned got;
+		bool done = false;
+
+		r = qcow2_get_l2_entries(q, pos, entries, want < RUN_MAX ? (unsigned)want : RUN_MAX,
+					 &got);
+		for (unsigned i = 0; r == 0 && i < got; i++) {
+			uint64_t e = entries[i], cpos = (pos & ~(cs - 1)) + (uint64_t)i * cs;
+			if ((r = qcow2_check_l2_entry(q, e, cpos)) < 0)
 				break;
-			if (t == C_NORMAL && (e & QCOW2_OFFSET_MASK) !=
-						     (first_e & QCOW2_OFFSET_MASK) +
-							     ((off + total) & ~(uint64_t)(q->cluster_size - 1)) -
-							     (off & ~(uint64_t)(q->cluster_size - 1)))
+			enum cluster_type t = type_of(e);
+			if (total == 0) {
+				t0 = t;
+				first_e = e;
+			} else {
+				uint64_t expect = (first_e & QCOW2_OFFSET_MASK) + cpos - (off & ~(cs - 1));
+				if (t != t0 || t == C_COMPRESSED ||
+				    !!(e & QCOW2_OFFSET_MASK) != !!(first_e & QCOW2_OFFSET_MASK) ||
+				    ((e & QCOW2_OFFSET_MASK) && (e & QCOW2_OFFSET_MASK) != expect)) {
+					done = true;
+					break;
+				}
+			}
+			uint64_t n = cs - ((off + total) & (cs - 1));
+			total += n < len - total ? n : len - total;
+			if (t == C_COMPRESSED || total >= len) {
+				done = true;
 				break;
-			if (t == C_ZERO && !!(e & QCOW2_OFFSET_MASK) != !!(first_e & QCOW2_OFFSET_MASK))
-				break;
+			}
 		}
-		total += n;
-		if (t == C_COMPRESSED)
+		if (done)
 			break;
 	}
 	pthread_mutex_unlock(&q->lock);
 	if (r < 0 && total == 0)
 		return r;
+	r = 0;
 	ext->length = total;
 	switch (t0) {
 	case C_NORMAL:
@@ -636,11 +663,6 @@ int qcow2_map(struct image *img, uint64_t off, uint64_t len, struct image_extent
 	case C_ZERO:
 		ext->flags = IMAGE_EXT_ZERO | IMAGE_EXT_ALLOCATED;
 		if (first_e & QCOW2_OFFSET_MASK) {
-			/* Host offsets are not contiguous across a zero run: report
-			 * the first cluster's alone. */
-			uint64_t first_len = q->cluster_size - (off & (q->cluster_size - 1));
-			if (ext->length > first_len)
-				ext->length = first_len;
 			ext->has_host_offset = true;
 			ext->host_offset = (first_e & QCOW2_OFFSET_MASK) + (off & (q->cluster_size - 1));
 		}

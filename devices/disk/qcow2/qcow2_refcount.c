@@ -126,6 +126,22 @@ static bool in_use_by_check(struct qcow2 *q, uint64_t c)
 	return q->check_refs && c < q->check_nb && q->check_refs[c];
 }
 
+static bool in_range(uint64_t c, uint64_t off, uint64_t len, unsigned bits)
+{
+	return len && c >= off >> bits && c <= (off + len - 1) >> bits;
+}
+
+/* A cluster with refcount 0 may still hold the tables we know of when the
+ * image is corrupt: never hand those out. */
+static bool known_metadata(struct qcow2 *q, uint64_t c)
+{
+	return in_range(c, q->l1_offset, (uint64_t)q->l1_size * 8, q->cluster_bits) ||
+	       in_range(c, q->reftable_offset, (uint64_t)q->reftable_clusters << q->cluster_bits,
+			q->cluster_bits) ||
+	       (q->nb_snapshots &&
+		in_range(c, q->snapshots_offset, q->snapshots_len, q->cluster_bits));
+}
+
 /* A repair allocates refcount blocks while it compares: count them too. */
 static void check_note(struct qcow2 *q, uint64_t c, int delta)
 {
@@ -473,7 +489,16 @@ int qcow2_alloc_clusters(struct qcow2 *q, uint64_t n, uint64_t *off, bool *fresh
 			r = qcow2_get_refcount(q, c, &ref);
 			if (r < 0)
 				return r;
-			if (ref == 0 && !in_use_by_check(q, c)) {
+			if (ref && c >= qcow2_clusters(q, q->file_size)) {
+				/* Nothing can live past the end of the file: a count
+				 * there is stale (or hostile, and scanning a huge
+				 * table of them would never end). */
+				r = qcow2_set_refcount(q, c, 0);
+				if (r < 0)
+					return r;
+				ref = 0;
+			}
+			if (ref == 0 && !in_use_by_check(q, c) && !known_metadata(q, c)) {
 				run++;
 			} else {
 				if (run)
