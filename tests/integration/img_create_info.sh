@@ -93,6 +93,21 @@ qemu-img map "$tmp/qc.qcow2" >/dev/null 2>&1 && fail "qemu-img map (human) of a 
 expect_rc 1 "human map of a compressed image" "$IMG" map "$tmp/qc.qcow2"
 [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "human map of a compressed image: not one line of error"
 
+# bench prints qemu-img bench's lines (the time aside)
+run "bench image" qemu-img create -q -f qcow2 "$tmp/b.qcow2" 16M
+for a in "-c 10" "-w -c 100 -d 4 --flush-interval=10" "-c 50 -d 1 -s 64K -S 128K -o 4K" \
+	"-w -c 20 -t writethrough --pattern=9"; do
+	# shellcheck disable=SC2086
+	qemu-img bench $a "$tmp/b.qcow2" 2>&1 | sed 's/in [0-9.]* seconds/in T seconds/' >"$tmp/qb"
+	# shellcheck disable=SC2086
+	run "bench $a" "$IMG" bench $a "$tmp/b.qcow2"
+	sed 's/in [0-9.]* seconds/in T seconds/' "$tmp/out" | cmp -s - "$tmp/qb" ||
+		fail "bench $a: output differs from qemu-img's: $(cat "$tmp/out" "$tmp/qb")"
+	grep -q '^Run completed in [0-9]*\.[0-9][0-9][0-9] seconds\.$' "$tmp/out" || fail "bench $a: no summary line"
+done
+qemu-io -f qcow2 -c "read -P 9 0 80k" "$tmp/b.qcow2" | grep -q "Pattern verification failed" &&
+	fail "bench -w --pattern=9 did not write the pattern"
+
 # ---- refused: bad sizes and options, one line each, non-zero exit -------------
 refused() {
 	what=$1
@@ -124,6 +139,9 @@ refused "info --output=xml" "$IMG" info --output=xml "$tmp/q.qcow2"
 refused "bench -d 0" "$IMG" bench -d 0 "$tmp/q.qcow2"
 refused "bench -t bogus" "$IMG" bench -t bogus "$tmp/q.qcow2"
 refused "bench -s 1X" "$IMG" bench -s 1X "$tmp/q.qcow2"
+refused "bench --flush-interval < depth" "$IMG" bench -w -d 4 --flush-interval=2 "$tmp/q.qcow2"
+refused "bench --flush-interval on reads" "$IMG" bench --flush-interval=2 "$tmp/q.qcow2"
+refused "bench past the end" "$IMG" bench -c 10 -o 1G "$tmp/q.qcow2"
 refused "convert -c to raw" "$IMG" convert -c -O raw "$tmp/q.qcow2" "$tmp/x.raw"
 refused "resize by junk" "$IMG" resize "$tmp/q.qcow2" +1Q
 # --help everywhere

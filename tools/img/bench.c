@@ -205,21 +205,28 @@ int img_bench_main(int argc, char **argv)
 		return img_usage_fail("bench", optind >= argc ? "no FILE given" : "more than one FILE given");
 	if (b.flush_interval && !b.write)
 		return img_usage_fail("bench", "--flush-interval is only for writes (-w)");
+	if (b.flush_interval && b.flush_interval < depth)
+		return img_usage_fail("bench", "--flush-interval %llu is smaller than the depth %llu",
+				      (unsigned long long)b.flush_interval, (unsigned long long)depth);
 	b.path = argv[optind];
 	b.step = step ? step : b.bufsize;
 	b.next_offset = offset;
 	if (img_open(b.path, fmt, !b.write, false, &b.img) < 0)
 		return IMG_EXIT_FAIL;
 	b.image_size = image_size(b.img);
-	if (depth > b.count)
-		depth = b.count;
-	if (!quiet)
+	if (!quiet) {
 		printf("Sending %llu %s requests, %zu bytes each, %llu in parallel "
 		       "(starting at offset %llu, step size %llu)\n",
 		       (unsigned long long)b.count, b.write ? "write" : "read", b.bufsize,
 		       (unsigned long long)depth, (unsigned long long)offset,
 		       (unsigned long long)b.step);
+		if (b.flush_interval)
+			printf("Sending flush every %llu requests\n",
+			       (unsigned long long)b.flush_interval);
+	}
 	fflush(stdout);
+	if (depth > b.count)
+		depth = b.count; /* no idle threads */
 
 	threads = calloc(depth, sizeof(*threads));
 	pthread_mutex_init(&b.lock, NULL);
