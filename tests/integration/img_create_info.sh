@@ -71,6 +71,21 @@ run "q" qemu-img create -q -f qcow2 -o cluster_size=4096 "$tmp/q.qcow2" 4M
 qio "$tmp/q.qcow2" "write -P 1 0 64k" "write -z 128k 64k" "write -P 2 1M 4k"
 run "snapshot" qemu-img snapshot -c snap1 "$tmp/q.qcow2"
 agree "qemu-made with a snapshot" "$tmp/q.qcow2"
+# more map cases: preallocated metadata (data clusters in file holes), zero
+# clusters that keep their host cluster, zero clusters in a backing file
+run "prealloc" "$IMG" create -q -f qcow2 -o preallocation=metadata "$tmp/pm.qcow2" 2M
+qio "$tmp/pm.qcow2" "write -P 3 64k 4k"
+run "zk" qemu-img create -q -f qcow2 -o cluster_size=4096 "$tmp/zk.qcow2" 1M
+qio "$tmp/zk.qcow2" "write -P 1 0 64k" "write -z 8k 16k" "write -z -u 40k 4k" "write -z 128k 8k"
+run "zt" qemu-img create -q -f qcow2 -b zk.qcow2 -F qcow2 "$tmp/zt.qcow2"
+qio "$tmp/zt.qcow2" "write -P 2 12k 4k"
+for f in pm.qcow2 zk.qcow2 zt.qcow2; do
+	qemu-img map --output=json "$tmp/$f" >"$tmp/qm" 2>&1 || fail "qemu-img map $f"
+	run "map $f" "$IMG" map --output=json "$tmp/$f"
+	cmp "$tmp/out" "$tmp/qm" >/dev/null ||
+		fail "map --output=json $f differs from qemu-img's: $(diff "$tmp/out" "$tmp/qm")"
+done
+
 for f in q.qcow2 n.qcow2 mid.qcow2 base.raw; do
 	for o in human json; do
 		qemu-img info --output=$o --backing-chain "$tmp/$f" >"$tmp/qi" 2>&1 || fail "qemu-img info $f"

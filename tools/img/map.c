@@ -1,8 +1,11 @@
 /* cellvm-img map: which layer of the backing chain stores each guest range
  * and where in its file, from image_map; JSON as qemu-img map's. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tools/img/img.h"
 
@@ -29,6 +32,9 @@ struct chain {
 	int n;
 	char *name[MAX_CHAIN];
 	uint64_t size[MAX_CHAIN];
+	int fd[MAX_CHAIN];  /* opened when first needed, for holes */
+	enum image_format fmt[MAX_CHAIN];
+	struct image *layer[MAX_CHAIN]; /* alone, without its backing files */
 };
 
 /* The names and sizes of FILE's backing chain, read layer by layer. */
@@ -53,6 +59,9 @@ static int walk_chain(const char *path, enum image_format fmt, struct chain *c)
 		}
 		c->name[c->n] = p;
 		c->size[c->n] = info.virtual_size;
+		c->fd[c->n] = -1;
+		c->fmt[c->n] = fmt;
+		c->layer[c->n] = NULL;
 		c->n++;
 		p = info.backing_file ? img_backing_path(p, info.backing_file) : NULL;
 		fmt = IMAGE_FORMAT_DETECT;
@@ -70,6 +79,60 @@ struct run {
 	int depth;
 	bool present, zero, data, has_offset;
 };
+
+/* Stored data can sit in a hole of its host file (preallocation=metadata):
+ * it reads as zeroes, and qemu reports it as zero.  Shortens R to the part
+ * that is uniformly hole or data and sets R->zero for a hole. */
+static void host_holes(struct chain *c, struct run *r)
+{
+	off_t data, hole, start = (off_t)r->offset;
+	int fd;
+
+	if (!r->data || r->zero || !r->has_offset || r->depth >= c->n)
+		return;
+	if (c->fd[r->depth] < 0)
+		c->fd[r->depth] = open(c->name[r->depth], O_RDONLY | O_CLOEXEC);
+	fd = c->fd[r->depth];
+	if (fd < 0)
+		return;
+	data = lseek(fd, start, SEEK_DATA);
+	if (data < 0 && errno != ENXIO)
+		return; /* no SEEK_DATA here: all data */
+	if (data < 0 || data > start) {
+		/* a hole first (ENXIO: up to the end of the file) */
+		if (data > start && (uint64_t)(data - start) < r->length)
+			r->length = (uint64_t)(data - start);
+		r->zero = true;
+		return;
+	}
+	hole = lseek(fd, start, SEEK_HOLE);
+	if (hole > start && (uint64_t)(hole - start) < r->length)
+		r->length = (uint64_t)(hole - start);
+}
+
+/* The library marks only the top image's own ranges ALLOCATED.  A zero
+ * range at DEPTH > 0 may still be allocated in that layer (a zero cluster
+ * there): qemu calls that present.  Ask the layer alone. */
+static void backing_present(struct chain *c, struct run *r)
+{
+	struct image_extent e;
+
+	if (r->present || r->depth <= 0 || r->depth >= c->n)
+		return;
+	if (!c->layer[r->depth]) {
+		struct image_options o = { .format = c->fmt[r->depth], .readonly = true,
+					   .no_backing = true };
+		char err[256];
+
+		if (image_open(c->name[r->depth], &o, &c->layer[r->depth], err, sizeof(err)) < 0)
+			return;
+	}
+	if (image_map(c->layer[r->depth], r->start, r->length, &e) < 0 || !e.length)
+		return;
+	if (e.length < r->length)
+		r->length = e.length;
+	r->present = e.flags & IMAGE_EXT_ALLOCATED;
+}
 
 static bool can_merge(const struct run *a, const struct run *b)
 {
@@ -184,6 +247,8 @@ int img_map_main(int argc, char **argv)
 			.data = e.flags & IMAGE_EXT_DATA,
 			.has_offset = e.has_host_offset, .offset = e.host_offset,
 		};
+		host_holes(&chain, &r);
+		backing_present(&chain, &r);
 		if (!r.present) {
 			/* Unallocated everywhere: qemu names the deepest layer
 			 * that still covers the range. */
@@ -204,7 +269,7 @@ int img_map_main(int argc, char **argv)
 			cur = r;
 			have = true;
 		}
-		off += e.length;
+		off += r.length;
 	}
 	if (have && status == 0) {
 		if (print_run(&cur, json, first, &chain) < 0)
@@ -215,7 +280,12 @@ int img_map_main(int argc, char **argv)
 		printf(first ? "[]\n" : "]\n");
 	image_close(img);
 out:
-	for (int i = 0; i < chain.n; i++)
+	for (int i = 0; i < chain.n; i++) {
 		free(chain.name[i]);
+		if (chain.fd[i] >= 0)
+			close(chain.fd[i]);
+		if (chain.layer[i])
+			image_close(chain.layer[i]);
+	}
 	return status;
 }
