@@ -57,6 +57,22 @@ static void test_snapshot_cow(void **state)
 		assert_int_equal(info.nb_snapshots, 1);
 		assert_string_equal(info.snapshots[0].name, "snap1");
 		assert_int_equal(info.snapshots[0].disk_size, SIZE);
+		{
+			/* The same snapshot fields as qemu-img info. */
+			static char out[16384];
+			char want[128];
+			assert_int_equal(sh_out(out, sizeof(out), "qemu-img info -U --output=json '%s'",
+						path), 0);
+			snprintf(want, sizeof(want), "\"date-sec\": %u", info.snapshots[0].date_sec);
+			assert_non_null(strstr(out, want));
+			snprintf(want, sizeof(want), "\"date-nsec\": %u", info.snapshots[0].date_nsec);
+			assert_non_null(strstr(out, want));
+			snprintf(want, sizeof(want), "\"id\": \"%s\"", info.snapshots[0].id);
+			assert_non_null(strstr(out, want));
+			snprintf(want, sizeof(want), "\"vm-state-size\": %llu",
+				 (unsigned long long)info.snapshots[0].vm_state_size);
+			assert_non_null(strstr(out, want));
+		}
 		image_info_free(&info);
 		assert_int_equal(image_close(img), 0);
 		assert_int_equal(qemu_check(path), 0);
