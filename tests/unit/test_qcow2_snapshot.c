@@ -57,6 +57,22 @@ static void test_snapshot_cow(void **state)
 		assert_int_equal(info.nb_snapshots, 1);
 		assert_string_equal(info.snapshots[0].name, "snap1");
 		assert_int_equal(info.snapshots[0].disk_size, SIZE);
+		{
+			/* The same snapshot fields as qemu-img info. */
+			static char out[16384];
+			char want[128];
+			assert_int_equal(sh_out(out, sizeof(out), "qemu-img info -U --output=json '%s'",
+						path), 0);
+			snprintf(want, sizeof(want), "\"date-sec\": %u", info.snapshots[0].date_sec);
+			assert_non_null(strstr(out, want));
+			snprintf(want, sizeof(want), "\"date-nsec\": %u", info.snapshots[0].date_nsec);
+			assert_non_null(strstr(out, want));
+			snprintf(want, sizeof(want), "\"id\": \"%s\"", info.snapshots[0].id);
+			assert_non_null(strstr(out, want));
+			snprintf(want, sizeof(want), "\"vm-state-size\": %llu",
+				 (unsigned long long)info.snapshots[0].vm_state_size);
+			assert_non_null(strstr(out, want));
+		}
 		image_info_free(&info);
 		assert_int_equal(image_close(img), 0);
 		assert_int_equal(qemu_check(path), 0);
@@ -273,6 +289,86 @@ static void test_alternating_with_qemu(void **state)
 	free(buf);
 }
 
+/* image_map walks an image the way qemu-img map --output=json does:
+ * the same extents, depths, zero/data flags and host offsets. */
+static void compare_map_with_qemu(const char *path)
+{
+	static char out[65536];
+	struct image_options ro = { .readonly = true };
+	struct image *img = open_or_die(path, &ro);
+	assert_non_null(img);
+	assert_int_equal(sh_out(out, sizeof(out), "qemu-img map --output=json '%s'", path), 0);
+	char *line = out;
+	uint64_t off = 0;
+	while ((line = strstr(line, "{ \"start\""))) {
+		unsigned long long start, length, hoff = 0;
+		int depth;
+		char zero[8], data[8];
+		assert_int_equal(sscanf(line, "{ \"start\": %llu, \"length\": %llu, \"depth\": %d, "
+					"\"present\": %*[a-z], \"zero\": %7[a-z], \"data\": %7[a-z]",
+					&start, &length, &depth, zero, data), 5);
+		char *end = strchr(line, '}');
+		char *o = strstr(line, "\"offset\": ");
+		bool has_off = o && o < end;
+		if (has_off)
+			hoff = strtoull(o + 10, NULL, 10);
+		bool compressed = strstr(line, "\"compressed\": true") &&
+				  strstr(line, "\"compressed\": true") < end;
+
+		struct image_extent e;
+		assert_int_equal(start, off);
+		assert_img_ok(img, image_map(img, off, image_size(img) - off, &e));
+		if (e.length != length || e.depth != depth)
+			fprintf(stderr, "at %llu: qemu %llu depth %d, we %llu depth %d\n", start, length,
+				depth, (unsigned long long)e.length, e.depth);
+		assert_int_equal(e.length, length);
+		assert_int_equal(e.depth, depth);
+		assert_int_equal(!!(e.flags & IMAGE_EXT_ZERO), !strcmp(zero, "true"));
+		assert_int_equal(!!(e.flags & IMAGE_EXT_DATA), !strcmp(data, "true"));
+		/* qemu-img 7.2 does not print "compressed"; newer ones do. */
+		if (strstr(out, "\"compressed\""))
+			assert_int_equal(!!(e.flags & IMAGE_EXT_COMPRESSED), compressed);
+		if (!(e.flags & IMAGE_EXT_COMPRESSED)) {
+			assert_int_equal(e.has_host_offset, has_off);
+			if (has_off)
+				assert_int_equal(e.host_offset, hoff);
+		}
+		off += length;
+		line = end;
+	}
+	assert_int_equal(off, image_size(img));
+	image_close(img);
+}
+
+static void test_map_matches_qemu(void **state)
+{
+	(void)state;
+	char base[256], top[256], comp[256];
+	tmp_path(base, sizeof(base), "mapbase");
+	tmp_path(top, sizeof(top), "maptop");
+	tmp_path(comp, sizeof(comp), "mapcomp");
+	assert_int_equal(sh("qemu-img create -q -f raw '%s' 4M && qemu-io -f raw -c 'write -P 1 0 1M' "
+			    "-c 'write -P 2 2M 64k' '%s' >/dev/null", base, base), 0);
+	assert_int_equal(sh("qemu-img create -q -f qcow2 -b '%s' -F raw '%s' && qemu-io "
+			    "-c 'write -P 3 512k 128k' -c 'write -z 3M 128k' -c 'write -z -u 3584k 64k' "
+			    "'%s' >/dev/null", base, top, top), 0);
+	compare_map_with_qemu(top);
+	assert_int_equal(sh("qemu-img convert -c -O qcow2 '%s' '%s'", top, comp), 0);
+	compare_map_with_qemu(comp);
+	/* And on an image we wrote. */
+	struct image *img = open_or_die(top, NULL);
+	uint8_t buf[70000];
+	fill_pattern(buf, sizeof(buf), 1);
+	assert_img_ok(img, image_write(img, buf, sizeof(buf), 1000));
+	assert_img_ok(img, image_write_zeroes(img, 2 << 20, 256 << 10, false));
+	assert_img_ok(img, image_discard(img, 1 << 20, 128 << 10));
+	assert_int_equal(image_close(img), 0);
+	compare_map_with_qemu(top);
+	unlink(base);
+	unlink(top);
+	unlink(comp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +377,7 @@ int main(void)
 		cmocka_unit_test(test_backing_loop_refused),
 		cmocka_unit_test(test_backing_opener),
 		cmocka_unit_test(test_alternating_with_qemu),
+		cmocka_unit_test(test_map_matches_qemu),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

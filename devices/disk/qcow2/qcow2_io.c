@@ -632,16 +632,18 @@ int qcow2_map(struct image *img, uint64_t off, uint64_t len, struct image_extent
 				first_e = e;
 			} else {
 				uint64_t expect = (first_e & QCOW2_OFFSET_MASK) + cpos - (off & ~(cs - 1));
-				if (t != t0 || t == C_COMPRESSED ||
-				    !!(e & QCOW2_OFFSET_MASK) != !!(first_e & QCOW2_OFFSET_MASK) ||
-				    ((e & QCOW2_OFFSET_MASK) && (e & QCOW2_OFFSET_MASK) != expect)) {
+				/* Compressed clusters have no usable host offset. */
+				bool hosted = t != C_COMPRESSED && (e & QCOW2_OFFSET_MASK);
+				bool first_hosted = t0 != C_COMPRESSED && (first_e & QCOW2_OFFSET_MASK);
+				if (t != t0 || hosted != first_hosted ||
+				    (hosted && (e & QCOW2_OFFSET_MASK) != expect)) {
 					done = true;
 					break;
 				}
 			}
 			uint64_t n = cs - ((off + total) & (cs - 1));
 			total += n < len - total ? n : len - total;
-			if (t == C_COMPRESSED || total >= len) {
+			if (total >= len) {
 				done = true;
 				break;
 			}
