@@ -6,12 +6,13 @@
  *       the raw file REF (which starts with IMAGE's contents).  Reads are
  *       checked against REF as it goes.  Exit 0 when every check passed.
  *
- *   img_writer crash [-s SEED] --log LOG IMAGE
+ *   img_writer crash [-s SEED] [--threads N] --log LOG IMAGE
  *       Writes, write-zeroes and discards IMAGE in batches, forever (until
- *       killed).  Before a batch, its operations are appended to LOG and
- *       fsynced; after the batch, image_flush, then "F batch" is appended
- *       and fsynced.  So LOG names every operation that may have reached
- *       IMAGE, and which ones were flushed.
+ *       killed), from N threads (default 1), each in its own part of the
+ *       image.  Before a batch, its operations are appended to LOG and
+ *       fsynced; after the batch, image_flush, then "F thread batch" is
+ *       appended and fsynced.  So LOG names every operation that may have
+ *       reached IMAGE, and which ones were flushed.
  *
  *   img_writer verify --log LOG [-f raw|qcow2] IMAGE
  *       Replays LOG into a model of what each 512-byte sector must read
@@ -21,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -234,60 +236,68 @@ static void log_append(int fd, const char *s, size_t n)
 		die("log write failed: %s%s", strerror(errno), "");
 }
 
-static int run_crash(int argc, char **argv)
+struct crash_thread {
+	pthread_t tid;
+	int id, logfd;
+	struct image *img;
+	uint64_t first, sectors; /* the thread's own part of the image */
+	uint64_t seed;
+};
+
+static pthread_mutex_t seq_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t crash_seq;
+
+static uint64_t next_seq(void)
+{
+	uint64_t s;
+
+	pthread_mutex_lock(&seq_lock);
+	s = ++crash_seq;
+	pthread_mutex_unlock(&seq_lock);
+	return s;
+}
+
+/* One writer: batches of operations in its own sectors, each batch logged
+ * (one append, so batches of different threads do not interleave) before
+ * it runs and its flush logged after. */
+static void *crash_writer(void *arg)
 {
 	enum { OPS_PER_BATCH = 8, MAX_SECTORS = 256 };
-	const char *logpath = NULL;
-	uint64_t seed = 1, size, seq, batch = 0;
+	struct crash_thread *t = arg;
 	unsigned char *buf = malloc(MAX_SECTORS * SECTOR);
-	struct image *img;
-	struct stat st;
-	int c, logfd;
+	uint64_t state = t->seed, batch = 0;
 
-	static const struct option longopts[] = {
-		{ "log", required_argument, NULL, 'l' },
-		{ NULL, 0, NULL, 0 },
-	};
-	while ((c = getopt_long(argc, argv, "s:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's': seed = strtoull(optarg, NULL, 0); break;
-		case 'l': logpath = optarg; break;
-		default: return 2;
-		}
-	}
-	if (optind + 1 != argc || !logpath || !buf)
-		die("usage: img_writer crash [-s SEED] --log LOG IMAGE%s%s", "", "");
-	rng_state = seed;
-	logfd = open(logpath, O_WRONLY | O_APPEND | O_CREAT, 0644);
-	if (logfd < 0 || fstat(logfd, &st) < 0)
-		die("%s: %s", logpath, strerror(errno));
-	/* Write sequence numbers continue across lives: start past the log. */
-	seq = (uint64_t)st.st_size;
-	img = open_image(argv[optind], IMAGE_FORMAT_DETECT, false);
-	size = image_size(img) / SECTOR;
-
+	if (!buf)
+		die("out of memory%s%s", "", "");
 	for (;;) {
 		struct { char kind; uint64_t sector, count, seq; } ops[OPS_PER_BATCH];
 		char line[128 * (OPS_PER_BATCH + 1)];
 		size_t n = 0;
 
 		batch++;
-		n += (size_t)snprintf(line + n, sizeof(line) - n, "B %llu\n", (unsigned long long)batch);
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "B %d %llu\n", t->id,
+				      (unsigned long long)batch);
 		for (int i = 0; i < OPS_PER_BATCH; i++) {
-			unsigned k = (unsigned)rnd_below(10);
+			unsigned k;
 
+			/* A per-thread generator: rnd() is not thread-safe. */
+			pthread_mutex_lock(&seq_lock);
+			rng_state = state;
+			k = (unsigned)rnd_below(10);
 			ops[i].count = 1 + rnd_below(MAX_SECTORS);
-			ops[i].sector = rnd_below(size);
-			if (ops[i].sector + ops[i].count > size)
-				ops[i].count = size - ops[i].sector;
+			ops[i].sector = t->first + rnd_below(t->sectors);
+			state = rng_state;
+			pthread_mutex_unlock(&seq_lock);
+			if (ops[i].sector + ops[i].count > t->first + t->sectors)
+				ops[i].count = t->first + t->sectors - ops[i].sector;
 			ops[i].kind = k < 7 ? 'W' : k < 9 ? 'D' : 'Z';
-			ops[i].seq = ++seq;
+			ops[i].seq = next_seq();
 			n += (size_t)snprintf(line + n, sizeof(line) - n, "%c %llu %llu %llu\n",
 					      ops[i].kind, (unsigned long long)ops[i].sector,
 					      (unsigned long long)ops[i].count,
 					      (unsigned long long)ops[i].seq);
 		}
-		log_append(logfd, line, n);
+		log_append(t->logfd, line, n);
 		for (int i = 0; i < OPS_PER_BATCH; i++) {
 			uint64_t off = ops[i].sector * SECTOR, len = ops[i].count * SECTOR;
 			int r;
@@ -295,19 +305,68 @@ static int run_crash(int argc, char **argv)
 			if (ops[i].kind == 'W') {
 				for (uint64_t s = 0; s < ops[i].count; s++)
 					memset(buf + s * SECTOR, pattern(ops[i].seq, ops[i].sector + s), SECTOR);
-				r = image_write(img, buf, len, off);
+				r = image_write(t->img, buf, len, off);
 			} else if (ops[i].kind == 'D') {
-				r = image_discard(img, off, len);
+				r = image_discard(t->img, off, len);
 			} else {
-				r = image_write_zeroes(img, off, len, true);
+				r = image_write_zeroes(t->img, off, len, true);
 			}
-			check_io(r, img, ops[i].kind == 'W' ? "write" : ops[i].kind == 'D' ?
+			check_io(r, t->img, ops[i].kind == 'W' ? "write" : ops[i].kind == 'D' ?
 				 "discard" : "write_zeroes", off, len);
 		}
-		check_io(image_flush(img), img, "flush", 0, 0);
-		n = (size_t)snprintf(line, sizeof(line), "F %llu\n", (unsigned long long)batch);
-		log_append(logfd, line, n);
+		check_io(image_flush(t->img), t->img, "flush", 0, 0);
+		n = (size_t)snprintf(line, sizeof(line), "F %d %llu\n", t->id,
+				     (unsigned long long)batch);
+		log_append(t->logfd, line, n);
 	}
+	return NULL;
+}
+
+static int run_crash(int argc, char **argv)
+{
+	enum { MAX_THREADS = 16 };
+	static const struct option longopts[] = {
+		{ "log", required_argument, NULL, 'l' },
+		{ "threads", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct crash_thread th[MAX_THREADS];
+	const char *logpath = NULL;
+	uint64_t seed = 1, sectors;
+	struct image *img;
+	struct stat st;
+	int c, logfd, nthreads = 1;
+
+	while ((c = getopt_long(argc, argv, "s:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': seed = strtoull(optarg, NULL, 0); break;
+		case 'l': logpath = optarg; break;
+		case 't': nthreads = atoi(optarg); break;
+		default: return 2;
+		}
+	}
+	if (optind + 1 != argc || !logpath || nthreads < 1 || nthreads > MAX_THREADS)
+		die("usage: img_writer crash [-s SEED] [--threads N] --log LOG IMAGE%s%s", "", "");
+	logfd = open(logpath, O_WRONLY | O_APPEND | O_CREAT, 0644);
+	if (logfd < 0 || fstat(logfd, &st) < 0)
+		die("%s: %s", logpath, strerror(errno));
+	/* Write sequence numbers continue across lives: start past the log. */
+	crash_seq = (uint64_t)st.st_size;
+	img = open_image(argv[optind], IMAGE_FORMAT_DETECT, false);
+	sectors = image_size(img) / SECTOR;
+	for (int i = 0; i < nthreads; i++) {
+		th[i] = (struct crash_thread){
+			.id = i, .logfd = logfd, .img = img,
+			.first = sectors * (uint64_t)i / (uint64_t)nthreads,
+			.seed = seed * 1000003 + (uint64_t)i,
+		};
+		th[i].sectors = sectors * (uint64_t)(i + 1) / (uint64_t)nthreads - th[i].first;
+		if (pthread_create(&th[i].tid, NULL, crash_writer, &th[i]))
+			die("pthread_create failed%s%s", "", "");
+	}
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(th[i].tid, NULL);
+	return 0;
 }
 
 /* ---- verify: replay the log into a sector model, check the image --------- */
@@ -332,11 +391,13 @@ static int run_verify(int argc, char **argv)
 	char line[256];
 	FILE *log;
 	int c;
-	/* The current batch's operations, applied when its F line is seen. */
-	struct { char kind; uint64_t sector, count, seq; } *pend = NULL;
-	size_t npend = 0, cap = 0;
-	bool in_batch = false;
-
+	/* Each thread's current batch, applied when its F line is seen.
+	 * Operation lines belong to the B line before them (a batch is
+	 * logged with one append). */
+	enum { MAX_THREADS = 16 };
+	struct op { char kind; uint64_t sector, count, seq; };
+	struct { struct op *ops; size_t n, cap; } pend[MAX_THREADS] = { { 0 } };
+	int cur = -1;
 	while ((c = getopt_long(argc, argv, "f:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -357,52 +418,50 @@ static int run_verify(int argc, char **argv)
 
 	while (fgets(line, sizeof(line), log)) {
 		char kind;
-		unsigned long long a, b, s;
+		unsigned long long a, b, sq;
+		int t;
 
 		if (!strchr(line, '\n'))
 			break; /* a torn last line */
-		if (line[0] == 'B') {
-			/* A batch that never saw its F: its sectors are unknown. */
-			for (size_t i = 0; i < npend; i++)
-				for (uint64_t k = 0; k < pend[i].count; k++)
-					m[pend[i].sector + k].state = UNKNOWN;
-			npend = 0;
-			in_batch = true;
+		if (sscanf(line, "B %d %llu", &t, &a) == 2 && t >= 0 && t < MAX_THREADS) {
+			/* A batch of T that never saw its F: its sectors are unknown. */
+			for (size_t i = 0; i < pend[t].n; i++)
+				for (uint64_t k = 0; k < pend[t].ops[i].count; k++)
+					m[pend[t].ops[i].sector + k].state = UNKNOWN;
+			pend[t].n = 0;
+			cur = t;
 			batches++;
-		} else if (line[0] == 'F') {
-			for (size_t i = 0; i < npend; i++) {
-				for (uint64_t k = 0; k < pend[i].count; k++) {
-					struct sector_state *p = &m[pend[i].sector + k];
-					if (pend[i].kind == 'W')
-						*p = (struct sector_state){ KNOWN, pattern(pend[i].seq, pend[i].sector + k) };
-					else if (pend[i].kind == 'Z')
+		} else if (sscanf(line, "F %d %llu", &t, &a) == 2 && t >= 0 && t < MAX_THREADS) {
+			for (size_t i = 0; i < pend[t].n; i++) {
+				struct op *o = &pend[t].ops[i];
+				for (uint64_t k = 0; k < o->count; k++) {
+					struct sector_state *p = &m[o->sector + k];
+					if (o->kind == 'W')
+						*p = (struct sector_state){ KNOWN, pattern(o->seq, o->sector + k) };
+					else if (o->kind == 'Z')
 						*p = (struct sector_state){ KNOWN, 0 };
 					else if (p->state == KNOWN)
 						p->state = ZERO_OR_OLD;
 				}
 			}
-			npend = 0;
-			in_batch = false;
+			pend[t].n = 0;
 			flushed++;
-		} else if (sscanf(line, "%c %llu %llu %llu", &kind, &a, &b, &s) == 4 && in_batch) {
+		} else if (sscanf(line, "%c %llu %llu %llu", &kind, &a, &b, &sq) == 4 && cur >= 0) {
 			if (a + b > sectors)
 				die("log line outside the image: %s%s", line, "");
-			if (npend == cap) {
-				cap = cap ? cap * 2 : 16;
-				pend = realloc(pend, cap * sizeof(*pend));
-				if (!pend)
+			if (pend[cur].n == pend[cur].cap) {
+				pend[cur].cap = pend[cur].cap ? pend[cur].cap * 2 : 16;
+				pend[cur].ops = realloc(pend[cur].ops, pend[cur].cap * sizeof(struct op));
+				if (!pend[cur].ops)
 					die("out of memory%s%s", "", "");
 			}
-			pend[npend].kind = kind;
-			pend[npend].sector = a;
-			pend[npend].count = b;
-			pend[npend].seq = s;
-			npend++;
+			pend[cur].ops[pend[cur].n++] = (struct op){ kind, a, b, sq };
 		}
 	}
-	for (size_t i = 0; i < npend; i++)
-		for (uint64_t k = 0; k < pend[i].count; k++)
-			m[pend[i].sector + k].state = UNKNOWN;
+	for (int t = 0; t < MAX_THREADS; t++)
+		for (size_t i = 0; i < pend[t].n; i++)
+			for (uint64_t k = 0; k < pend[t].ops[i].count; k++)
+				m[pend[t].ops[i].sector + k].state = UNKNOWN;
 	fclose(log);
 
 	for (uint64_t s = 0; s < sectors; s++) {
@@ -428,7 +487,8 @@ static int run_verify(int argc, char **argv)
 	}
 	image_close(img);
 	free(m);
-	free(pend);
+	for (int t = 0; t < MAX_THREADS; t++)
+		free(pend[t].ops);
 	printf("verify: %llu batches (%llu flushed); sectors: %llu known, %llu zero-or-old, "
 	       "%llu unknown\n", (unsigned long long)batches, (unsigned long long)flushed,
 	       (unsigned long long)counts[KNOWN], (unsigned long long)counts[ZERO_OR_OLD],
