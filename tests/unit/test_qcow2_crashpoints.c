@@ -76,15 +76,28 @@ static void workload(const char *path)
 	free(buf);
 }
 
-static void make_base(const char *path)
+/* Variant 0: 512-byte clusters, 64-bit refcounts, an internal snapshot.
+ * Variant 1: 4 KiB clusters, 2-bit refcounts, lazy refcounts, a raw
+ * backing file (partial writes copy from it). */
+static void make_base(const char *path, const char *backing, int variant)
 {
 	uint8_t *buf = malloc(SIZE);
-	assert_int_equal(create_qcow2(path, SIZE, 512, 3, 64), 0);
-	struct image *img = open_or_die(path, NULL);
-	fill_pattern(buf, SIZE / 2, 3);
-	assert_int_equal(image_write(img, buf, SIZE / 2, 0), 0);
-	assert_int_equal(image_close(img), 0);
-	assert_int_equal(sh("qemu-img snapshot -c s1 '%s'", path), 0);
+	char err[512];
+	fill_pattern(buf, SIZE, 3);
+	if (variant == 0) {
+		assert_int_equal(create_qcow2(path, SIZE, 512, 3, 64), 0);
+		struct image *img = open_or_die(path, NULL);
+		assert_int_equal(image_write(img, buf, SIZE / 2, 0), 0);
+		assert_int_equal(image_close(img), 0);
+		assert_int_equal(sh("qemu-img snapshot -c s1 '%s'", path), 0);
+	} else {
+		assert_int_equal(write_file(backing, buf, SIZE), 0);
+		struct image_create_options o = {
+			.format = IMAGE_FORMAT_QCOW2, .cluster_size = 4096, .refcount_bits = 2,
+			.lazy_refcounts = true, .backing_file = backing, .backing_fmt = "raw",
+		};
+		assert_int_equal(image_create(path, &o, err, sizeof(err)), 0);
+	}
 	free(buf);
 }
 
@@ -112,13 +125,13 @@ static long run_child(const char *path, long at)
 	return n;
 }
 
-static void test_kill_before_every_write(void **state)
+static void kill_before_every_write(int variant)
 {
-	(void)state;
-	char base[256], path[256];
+	char base[256], path[256], backing[256];
 	tmp_path(base, sizeof(base), "cpbase");
 	tmp_path(path, sizeof(path), "cp");
-	make_base(base);
+	tmp_path(backing, sizeof(backing), "cpbacking");
+	make_base(base, backing, variant);
 
 	assert_int_equal(sh("cp '%s' '%s'", base, path), 0);
 	long total = run_child(path, -1);
@@ -137,17 +150,39 @@ static void test_kill_before_every_write(void **state)
 			sh("qemu-img check '%s' 2>&1 | head -20", path);
 		}
 		assert_true(rc == 0 || rc == 3);
+		if (variant == 1) {
+			/* Dirty (lazy refcounts): our next open rebuilds every
+			 * refcount, leaks included. */
+			struct image *img = open_or_die(path, NULL);
+			assert_non_null(img);
+			assert_int_equal(image_close(img), 0);
+			assert_int_equal(qemu_check(path), 0);
+		}
 		checked++;
 	}
 	fprintf(stderr, "%ld crash points checked (%ld writes)\n", checked, total);
 	unlink(base);
 	unlink(path);
+	unlink(backing);
+}
+
+static void test_kill_before_every_write_snapshot(void **state)
+{
+	(void)state;
+	kill_before_every_write(0);
+}
+
+static void test_kill_before_every_write_backing_lazy(void **state)
+{
+	(void)state;
+	kill_before_every_write(1);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kill_before_every_write),
+		cmocka_unit_test(test_kill_before_every_write_snapshot),
+		cmocka_unit_test(test_kill_before_every_write_backing_lazy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
