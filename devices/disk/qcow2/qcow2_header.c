@@ -387,28 +387,26 @@ int qcow2_open(struct image *img, const struct image_chain *chain)
 	}
 	q->file_size = q->open_file_size = (uint64_t)st.st_size;
 
-	/* The header cluster (up to 2 MiB), or what there is of it. */
-	hdr = calloc(1, 1u << 21);
+	/* The header cluster, or what there is of it.  cluster_bits is
+	 * validated by parse_header; until then it only sizes the read. */
+	uint8_t first[32] = { 0 };
+	n = image_pread_full(q->fd, first, sizeof(first), 0);
+	uint32_t cb = n >= 24 ? be32_at(first + QH_CLUSTER_BITS) : 9;
+	size_t hbytes = cb >= 9 && cb <= 21 ? 1u << cb : 512;
+	hdr = calloc(1, hbytes);
 	if (!hdr) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	n = image_pread_full(q->fd, hdr, 1u << 21, 0);
+	n = image_pread_full(q->fd, hdr, hbytes, 0);
 	if (n < 0) {
 		r = (int)n;
 		qerr(q, "cannot read the header: %s", strerror(-r));
 		goto fail;
 	}
-	/* cluster_bits is not validated yet: parse_header does that first. */
 	q->cluster_size = 512;
 	q->cluster_bits = 9;
-	{
-		uint32_t cb = n >= 24 ? be32_at(hdr + QH_CLUSTER_BITS) : 0;
-		size_t hlen = (size_t)n;
-		if (cb >= 9 && cb <= 21 && hlen > (1u << cb))
-			hlen = 1u << cb;
-		r = parse_header(q, hdr, hlen, !img->readonly);
-	}
+	r = parse_header(q, hdr, (size_t)n, !img->readonly);
 	if (r < 0)
 		goto fail;
 	q->zero_from = qcow2_align_up(q, q->file_size);
