@@ -103,6 +103,12 @@ agree "a refcount too high" "$f"
 run "compress" qemu-img convert -c -O qcow2 "$tmp/clean.qcow2" "$tmp/z.qcow2"
 agree "compressed" "$tmp/z.qcow2"
 
+# an empty image
+run "empty" qemu-img create -q -f qcow2 "$tmp/e.qcow2" 0
+agree "empty image" "$tmp/e.qcow2"
+qemu-img check --output=json "$tmp/e.qcow2" >"$tmp/q.json"
+"$IMG" check --output=json "$tmp/e.qcow2" | cmp -s - "$tmp/q.json" || fail "empty image: JSON differs"
+
 # raw: nothing to check
 run "raw" qemu-img create -q -f raw "$tmp/r.raw" 1M
 expect_rc 63 "raw" "$IMG" check "$tmp/r.raw"

@@ -39,6 +39,10 @@ created "lazy" -f qcow2 -o compat=1.1,lazy_refcounts=on "$tmp/n.qcow2" 10M
 created "refcount_bits=1" -f qcow2 -o refcount_bits=1 "$tmp/n.qcow2" 10M
 created "refcount_bits=64" -f qcow2 -o refcount_bits=64,cluster_size=4K "$tmp/n.qcow2" 10M
 created "zstd" -f qcow2 -o compression_type=zstd "$tmp/n.qcow2" 10M
+created "size 0" -f qcow2 "$tmp/n.qcow2" 0
+qemu-img map --output=json "$tmp/n.qcow2" >"$tmp/qm" 2>&1 || fail "qemu-img map of an empty image"
+run "map of an empty image" "$IMG" map --output=json "$tmp/n.qcow2"
+cmp "$tmp/out" "$tmp/qm" >/dev/null || fail "map of an empty image differs: $(diff "$tmp/out" "$tmp/qm")"
 created "odd size" -f qcow2 "$tmp/n.qcow2" 1000001
 [ "$(jfield "$tmp/c.json" virtual-size)" = 1000448 ] || fail "1000001 bytes is not rounded up to 1000448"
 created "size suffix t" -f qcow2 "$tmp/n.qcow2" 2t

@@ -37,7 +37,9 @@ static void print_json(const char *path, const struct image_check_result *r)
 {
 	printf("{\n");
 	printf("    \"image-end-offset\": %llu,\n", (unsigned long long)r->image_end_offset);
-	printf("    \"total-clusters\": %llu,\n", (unsigned long long)r->total_clusters);
+	/* qemu leaves the cluster counts out for an empty image */
+	if (r->total_clusters)
+		printf("    \"total-clusters\": %llu,\n", (unsigned long long)r->total_clusters);
 	if (r->corruptions)
 		printf("    \"corruptions\": %llu,\n", (unsigned long long)r->corruptions);
 	printf("    \"check-errors\": %llu,\n", (unsigned long long)r->check_errors);
@@ -47,7 +49,8 @@ static void print_json(const char *path, const struct image_check_result *r)
 		printf("    \"corruptions-fixed\": %llu,\n", (unsigned long long)r->corruptions_fixed);
 	if (r->leaks_fixed)
 		printf("    \"leaks-fixed\": %llu,\n", (unsigned long long)r->leaks_fixed);
-	printf("    \"allocated-clusters\": %llu,\n", (unsigned long long)r->allocated_clusters);
+	if (r->total_clusters)
+		printf("    \"allocated-clusters\": %llu,\n", (unsigned long long)r->allocated_clusters);
 	if (r->fragmented_clusters)
 		printf("    \"fragmented-clusters\": %llu,\n", (unsigned long long)r->fragmented_clusters);
 	if (r->compressed_clusters)

@@ -276,7 +276,11 @@ int img_map_main(int argc, char **argv)
 			status = IMG_EXIT_FAIL;
 		first = false;
 	}
-	if (json)
+	if (json && first && status == 0)
+		/* An empty range: qemu prints one empty extent. */
+		printf("[{ \"start\": %llu, \"length\": 0, \"depth\": 0, \"present\": false, "
+		       "\"zero\": false, \"data\": false}]\n", (unsigned long long)start);
+	else if (json)
 		printf(first ? "[]\n" : "]\n");
 	image_close(img);
 out:
