@@ -33,10 +33,14 @@ static void report_line(void *ctx, const char *line)
 	fprintf(stderr, "%s\n", line);
 }
 
+/* Fields in the order qemu-img prints them (its dictionary's order), the
+ * optional ones only when non-zero, as qemu does. */
 static void print_json(const char *path, const struct image_check_result *r)
 {
 	printf("{\n");
 	printf("    \"image-end-offset\": %llu,\n", (unsigned long long)r->image_end_offset);
+	if (r->compressed_clusters)
+		printf("    \"compressed-clusters\": %llu,\n", (unsigned long long)r->compressed_clusters);
 	/* qemu leaves the cluster counts out for an empty image */
 	if (r->total_clusters)
 		printf("    \"total-clusters\": %llu,\n", (unsigned long long)r->total_clusters);
@@ -45,19 +49,18 @@ static void print_json(const char *path, const struct image_check_result *r)
 	printf("    \"check-errors\": %llu,\n", (unsigned long long)r->check_errors);
 	if (r->leaks)
 		printf("    \"leaks\": %llu,\n", (unsigned long long)r->leaks);
-	if (r->corruptions_fixed)
-		printf("    \"corruptions-fixed\": %llu,\n", (unsigned long long)r->corruptions_fixed);
 	if (r->leaks_fixed)
 		printf("    \"leaks-fixed\": %llu,\n", (unsigned long long)r->leaks_fixed);
+	if (r->corruptions_fixed)
+		printf("    \"corruptions-fixed\": %llu,\n", (unsigned long long)r->corruptions_fixed);
 	if (r->total_clusters)
 		printf("    \"allocated-clusters\": %llu,\n", (unsigned long long)r->allocated_clusters);
-	if (r->fragmented_clusters)
-		printf("    \"fragmented-clusters\": %llu,\n", (unsigned long long)r->fragmented_clusters);
-	if (r->compressed_clusters)
-		printf("    \"compressed-clusters\": %llu,\n", (unsigned long long)r->compressed_clusters);
 	printf("    \"filename\": ");
 	img_json_string(stdout, path);
-	printf(",\n    \"format\": \"qcow2\"\n}\n");
+	printf(",\n    \"format\": \"qcow2\"");
+	if (r->fragmented_clusters)
+		printf(",\n    \"fragmented-clusters\": %llu", (unsigned long long)r->fragmented_clusters);
+	printf("\n}\n");
 }
 
 static void print_human(const struct image_check_result *r)
