@@ -14,6 +14,10 @@
  *       appended and fsynced.  So LOG names every operation that may have
  *       reached IMAGE, and which ones were flushed.
  *
+ *   img_writer reopen IMAGE
+ *       Opens IMAGE for writing and closes it (a dirty lazy-refcount image
+ *       is repaired by the open).
+ *
  *   img_writer verify --log LOG [-f raw|qcow2] IMAGE
  *       Replays LOG into a model of what each 512-byte sector must read
  *       (flushed batches are durable; an unfinished batch leaves its
@@ -496,14 +500,25 @@ static int run_verify(int argc, char **argv)
 	return 0;
 }
 
+static int run_reopen(int argc, char **argv)
+{
+	if (argc != 2)
+		die("usage: img_writer reopen IMAGE%s%s", "", "");
+	if (image_close(open_image(argv[1], IMAGE_FORMAT_DETECT, false)) < 0)
+		die("%s: close failed%s", argv[1], "");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "ops"))
 		return run_ops(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "crash"))
 		return run_crash(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "reopen"))
+		return run_reopen(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "verify"))
 		return run_verify(argc - 1, argv + 1);
-	fprintf(stderr, "usage: img_writer ops|crash|verify ... (see the source's head comment)\n");
+	fprintf(stderr, "usage: img_writer ops|crash|reopen|verify ... (see the source's head comment)\n");
 	return 2;
 }
