@@ -13,7 +13,10 @@
  * them (the L2 cache flushes the refcount cache first), a new L2 table is
  * on disk before the L1 entry points to it (L1 is written through), guest
  * data is written before the L2 entry that points to it, and a refcount is
- * only decreased after every table that dropped the cluster is on disk. */
+ * only decreased after every table that dropped the cluster has been
+ * written and fdatasync'd (decrements wait in q->pending_free; a cluster
+ * being freed is not reused until then).  So a kill or a power loss at any
+ * point leaves at worst leaked clusters. */
 #ifndef CELLVM_DEVICES_DISK_QCOW2_QCOW2_H
 #define CELLVM_DEVICES_DISK_QCOW2_QCOW2_H
 
