@@ -13,7 +13,10 @@
  * them (the L2 cache flushes the refcount cache first), a new L2 table is
  * on disk before the L1 entry points to it (L1 is written through), guest
  * data is written before the L2 entry that points to it, and a refcount is
- * only decreased after every table that dropped the cluster is on disk. */
+ * only decreased after every table that dropped the cluster has been
+ * written and fdatasync'd (decrements wait in q->pending_free; a cluster
+ * being freed is not reused until then).  So a kill or a power loss at any
+ * point leaves at worst leaked clusters. */
 #ifndef CELLVM_DEVICES_DISK_QCOW2_QCOW2_H
 #define CELLVM_DEVICES_DISK_QCOW2_QCOW2_H
 
@@ -157,6 +160,8 @@ struct qcow2 {
 	uint64_t comp_offset, comp_end;  /* unused tail of the last compressed cluster */
 	bool dirty_on_disk;              /* we set the dirty bit */
 	uint64_t *check_refs;            /* during repair: references the check counted */
+	uint64_t *pending_free;          /* clusters whose refcount drops at the next sync */
+	size_t nb_pending, pending_cap;
 	uint64_t check_nb;
 	uint8_t *zero_cluster;
 };
@@ -237,9 +242,14 @@ int qcow2_set_refcount(struct qcow2 *q, uint64_t cluster, uint64_t ref);
 /* Allocates N contiguous clusters (refcount 1); *OFF their host offset.
  * *FRESH (may be NULL): they were never written, so they read as zeroes. */
 int qcow2_alloc_clusters(struct qcow2 *q, uint64_t n, uint64_t *off, bool *fresh);
-/* Drops one reference to each cluster touched by [OFF, OFF+LEN), after
- * writing out every table that might still point there. */
+/* Drops one reference to each cluster touched by [OFF, OFF+LEN).  The
+ * decrement is deferred to the next qcow2_sync_frees, which runs only
+ * after every table that dropped the cluster is on stable storage: so a
+ * crash or a power loss can leak the cluster but never leave it counted
+ * free while still referenced.  Until then it is not reused. */
 int qcow2_free_range(struct qcow2 *q, uint64_t off, uint64_t len);
+/* Writes the tables, fdatasyncs, applies the deferred decrements. */
+int qcow2_sync_frees(struct qcow2 *q);
 /* Refcount cache then L2 cache: the safe order. */
 int qcow2_flush_metadata(struct qcow2 *q);
 /* Makes the file cover [0, END) (grown in batches). */

@@ -293,7 +293,8 @@ static int run_check(struct qcow2 *q, unsigned fix, struct image_check_result *r
 		qerr(q, "check: the image is open at a snapshot");
 		return -EINVAL;
 	}
-	if (!q->img->readonly && (r = qcow2_flush_metadata(q)) < 0)
+	if (!q->img->readonly &&
+	    ((r = qcow2_sync_frees(q)) < 0 || (r = qcow2_flush_metadata(q)) < 0))
 		return r;
 	ck.nb = qcow2_clusters(q, q->file_size);
 	ck.refs = calloc(ck.nb ? ck.nb : 1, sizeof(uint64_t));

@@ -349,6 +349,7 @@ static void qcow2_free(struct qcow2 *q)
 	free(q->backing_fmt);
 	free(q->feature_names);
 	free(q->zero_cluster);
+	free(q->pending_free);
 	pthread_mutex_destroy(&q->lock);
 	pthread_rwlock_destroy(&q->io_lock);
 	free(q);
@@ -493,6 +494,12 @@ int qcow2_flush(struct image *img)
 			r = -errno;
 		if (r == 0)
 			r = qcow2_cache_flush(&q->l2_cache);
+	}
+	/* Clusters dropped by those tables can now be counted free. */
+	if (r == 0 && q->nb_pending) {
+		r = qcow2_sync_frees(q);
+		if (r == 0)
+			r = qcow2_cache_flush(&q->rb_cache);
 	}
 	pthread_mutex_unlock(&q->lock);
 	if (r == 0 && fdatasync(q->fd) < 0) {

@@ -387,13 +387,15 @@ static int clear_clusters(struct qcow2 *q, uint64_t off, uint64_t len, bool zero
 		}
 		qcow2_cache_put(&q->l2_cache, l2);
 		for (unsigned i = 0; i < nfreed && r == 0; i++) {
+			uint64_t host = freed[i] & QCOW2_OFFSET_MASK, ref = 0;
+			/* Our cluster alone: give its space back now (reads of the
+			 * old entry, should it survive a crash, see zeroes, which a
+			 * discard allows). */
+			if (punch && type_of(freed[i]) != C_COMPRESSED &&
+			    qcow2_get_refcount(q, host >> q->cluster_bits, &ref) == 0 && ref == 1)
+				fallocate(q->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)host,
+					  (off_t)cs);
 			r = free_entry(q, freed[i]);
-			if (r == 0 && punch && type_of(freed[i]) != C_COMPRESSED) {
-				uint64_t host = freed[i] & QCOW2_OFFSET_MASK, ref;
-				if (qcow2_get_refcount(q, host >> q->cluster_bits, &ref) == 0 && !ref)
-					fallocate(q->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-						  (off_t)host, (off_t)cs);
-			}
 		}
 	}
 	pthread_mutex_unlock(&q->lock);

@@ -509,6 +509,14 @@ int qcow2_alloc_clusters(struct qcow2 *q, uint64_t n, uint64_t *off, bool *fresh
 			}
 		}
 		uint64_t a = c - n - extra;
+		/* Before the file grows, recycle what was freed. */
+		if (q->nb_pending && ((a + n + extra) << q->cluster_bits) > q->file_size) {
+			r = qcow2_sync_frees(q);
+			if (r < 0)
+				return r;
+			extra = 0;
+			continue;
+		}
 		/* Every range must have its refcount block before the increment. */
 		uint64_t need = 0, max_idx = 0;
 		for (uint64_t i = a >> q->rb_bits; i <= (a + n + extra - 1) >> q->rb_bits; i++) {
@@ -566,17 +574,36 @@ int qcow2_flush_metadata(struct qcow2 *q)
 	return r;
 }
 
+/* Deferred frees beyond this many clusters are applied at once. */
+#define PENDING_MAX 16384
+
+int qcow2_sync_frees(struct qcow2 *q)
+{
+	int r;
+
+	if (!q->nb_pending)
+		return 0;
+	r = qcow2_flush_metadata(q);
+	if (r == 0 && fdatasync(q->fd) < 0) {
+		r = -errno;
+		qerr(q, "fdatasync failed: %s", strerror(-r));
+	}
+	for (size_t i = 0; i < q->nb_pending && r == 0; i++) {
+		uint64_t c = q->pending_free[i], ref;
+		r = qcow2_update_refcount(q, c, -1);
+		if (r == 0 && qcow2_get_refcount(q, c, &ref) == 0 && ref == 0)
+			qcow2_cache_forget(&q->l2_cache, c << q->cluster_bits);
+	}
+	q->nb_pending = 0;
+	return r;
+}
+
 int qcow2_free_range(struct qcow2 *q, uint64_t off, uint64_t len)
 {
 	uint64_t first, last;
-	int r;
 
 	if (!len)
 		return 0;
-	/* Whatever dropped these clusters must be on disk first. */
-	r = qcow2_flush_metadata(q);
-	if (r < 0)
-		return r;
 	first = off >> q->cluster_bits;
 	last = (off + len - 1) >> q->cluster_bits;
 	/* Compressed data is never packed into a cluster that was freed. */
@@ -584,12 +611,17 @@ int qcow2_free_range(struct qcow2 *q, uint64_t off, uint64_t len)
 	    off + len > (q->comp_offset & ~(uint64_t)(q->cluster_size - 1)))
 		q->comp_offset = q->comp_end = 0;
 	for (uint64_t c = first; c <= last; c++) {
-		r = qcow2_update_refcount(q, c, -1);
-		if (r < 0)
-			return r;
-		uint64_t ref;
-		if (qcow2_get_refcount(q, c, &ref) == 0 && ref == 0)
-			qcow2_cache_forget(&q->l2_cache, c << q->cluster_bits);
+		if (q->nb_pending == q->pending_cap) {
+			size_t cap = q->pending_cap ? q->pending_cap * 2 : 256;
+			uint64_t *p = realloc(q->pending_free, cap * sizeof(*p));
+			if (!p)
+				return -ENOMEM;
+			q->pending_free = p;
+			q->pending_cap = cap;
+		}
+		q->pending_free[q->nb_pending++] = c;
 	}
+	if (q->nb_pending >= PENDING_MAX)
+		return qcow2_sync_frees(q);
 	return 0;
 }
