@@ -10,6 +10,7 @@
 #   tests/integration/*.sh                   -> run by make check
 #   tools/fuzz/fuzz_NAME.c                   -> $(BUILD)/fuzz/fuzz_NAME (clang, libFuzzer)
 #   tools/bench/bench_NAME.c                 -> $(BUILD)/bench/bench_NAME
+#   tests/helpers/NAME.c                     -> $(BUILD)/test-bin/NAME (for tests)
 
 BUILD     ?= build
 ifeq ($(origin CC),default)
@@ -43,6 +44,10 @@ BINS      := $(addprefix $(BUILD)/bin/cellvm-dev-,$(DEV_NAMES)) \
 HOOK_SRCS := $(wildcard devices/common/*_hooks.c)
 HOOK_BINS := $(addprefix $(BUILD)/test-bin/cellvm-dev-,$(DEV_NAMES))
 
+# Programs the integration tests drive (e.g. an image writer).
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/test-bin/%,$(HELPER_SRCS))
+
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 INTEG     := $(sort $(wildcard tests/integration/*.sh))
@@ -60,7 +65,7 @@ BENCH_BINS:= $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 .PRECIOUS: $(BUILD)/obj/%.o $(BUILD)/obj-hooks/%.o $(BUILD)/gen/proto/%.pb-c.c \
            $(BUILD)/gen/proto/%.pb-c.h
 
-all: $(BINS) $(HOOK_BINS)
+all: $(BINS) $(HOOK_BINS) $(HELPER_BINS)
 
 deps:
 	@tools/deps.sh
@@ -119,6 +124,10 @@ $(BUILD)/test-bin/cellvm-dev-%: $(BUILD)/obj/devices/%/main.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/test-bin/%: $(BUILD)/obj/tests/helpers/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
@@ -134,7 +143,7 @@ check: deps
 check-unit: $(UNIT_BINS) $(BINS) $(HOOK_BINS)
 	@tools/run-tests.sh unit $(UNIT_BINS)
 
-check-integration: $(BINS) $(HOOK_BINS)
+check-integration: $(BINS) $(HOOK_BINS) $(HELPER_BINS)
 	@BUILD=$(BUILD) tools/run-tests.sh integration $(INTEG)
 
 # Just the SMP whole-VM boots (4 and 64 vCPUs; make check runs them too).
@@ -174,6 +183,8 @@ fuzz: $(FUZZ_BINS)
 # --- benchmarks --------------------------------------------------------------
 bench: deps $(BINS) $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b --bin-dir $(BUILD)/bin || exit 1; done
+	@echo "== tools/bench/img_bench.sh"
+	@BUILD=$(BUILD) sh tools/bench/img_bench.sh
 	@echo "== tools/bench/vm_boot.sh"
 	@BUILD=$(BUILD) tools/mkguest/mkguest
 	@if [ -c /dev/kvm ]; then BUILD=$(BUILD) sh tools/bench/vm_boot.sh; \
