@@ -140,7 +140,7 @@ static void kill_before_every_write(int variant)
 
 	/* CRASH_STEP=1 tries every write (slow). */
 	const char *env_step = getenv("CRASH_STEP");
-	long step = env_step ? atol(env_step) : total / 400 + 1, checked = 0;
+	long step = env_step ? atol(env_step) : total / 200 + 1, checked = 0;
 	for (long k = 1; k <= total; k += step) {
 		assert_int_equal(sh("cp '%s' '%s'", base, path), 0);
 		assert_int_equal(run_child(path, k), -1); /* it died */
