@@ -72,6 +72,8 @@ static void walk_l2(struct check *ck, uint64_t l2_off, uint64_t mult, bool activ
 		ck->res->check_errors++;
 		return;
 	}
+	if (active) /* fragmentation is counted within each L2 table, as qemu-img does */
+		ck->next_contiguous = 0;
 	for (uint32_t i = 0; i < q->l2_entries; i++) {
 		uint64_t e = be64_at(ck->l2 + i * 8);
 
