@@ -228,6 +228,15 @@ static void count_everything(struct check *ck)
 	}
 }
 
+/* The stored refcount of CLUSTER; one in a refcount block that cannot be
+ * read (its table entry is reported as corrupt) counts as 0, as in
+ * qemu-img check, so the check goes on and counts what depends on it. */
+static uint64_t stored_refcount(struct qcow2 *q, uint64_t cluster)
+{
+	uint64_t ref;
+	return qcow2_get_refcount(q, cluster, &ref) < 0 ? 0 : ref;
+}
+
 /* Copied flags of the active tables: set exactly when the refcount is 1. */
 static int check_copied(struct check *ck, unsigned fix)
 {
@@ -239,8 +248,7 @@ static int check_copied(struct check *ck, unsigned fix)
 		if (!l2_off || (l2_off & (q->cluster_size - 1)) ||
 		    l2_off + q->cluster_size > q->file_size)
 			continue;
-		if ((r = qcow2_get_refcount(q, l2_off >> q->cluster_bits, &ref)) < 0)
-			return r;
+		ref = stored_refcount(q, l2_off >> q->cluster_bits);
 		if ((ref == 1) != !!(q->l1[i] & QCOW2_COPIED)) {
 			say(ck, "%s OFLAG_COPIED L2 cluster: l1_index=%u l1_entry=%" PRIx64
 			    " refcount=%" PRIu64, fix & IMAGE_FIX_ERRORS ? "Repairing" : "ERROR", i,
@@ -263,8 +271,7 @@ static int check_copied(struct check *ck, unsigned fix)
 			uint64_t e = be64toh(l2[j]), off = e & QCOW2_OFFSET_MASK;
 			if ((e & QCOW2_COMPRESSED) || !off || (off & (q->cluster_size - 1)))
 				continue;
-			if ((r = qcow2_get_refcount(q, off >> q->cluster_bits, &ref)) < 0)
-				break;
+			ref = stored_refcount(q, off >> q->cluster_bits);
 			if ((ref == 1) == !!(e & QCOW2_COPIED))
 				continue;
 			say(ck, "%s OFLAG_COPIED data cluster: l2_entry=%" PRIx64 " refcount=%" PRIu64,
@@ -314,13 +321,7 @@ static int run_check(struct qcow2 *q, unsigned fix, struct image_check_result *r
 	q->check_refs = ck.refs;
 	q->check_nb = ck.nb;
 	for (uint64_t c = 0; c < ck.nb; c++) {
-		uint64_t ref;
-		if (qcow2_get_refcount(q, c, &ref) < 0) {
-			say(&ck, "ERROR cannot read the refcount of cluster %" PRIu64,
-			    c);
-			res->check_errors++;
-			continue;
-		}
+		uint64_t ref = stored_refcount(q, c);
 		if (ref || ck.refs[c])
 			highest = c + 1;
 		if (ref == ck.refs[c])
