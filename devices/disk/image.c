@@ -642,6 +642,12 @@ int image_check(struct image *img, unsigned fix, struct image_check_result *res,
 	return img->ops->check(img, fix, res, report, report_ctx);
 }
 
+void image_set_progress(struct image *img, image_progress_fn progress, void *ctx)
+{
+	img->progress = progress;
+	img->progress_ctx = ctx;
+}
+
 int image_create(const char *path, const struct image_create_options *opts, char *err,
 		 size_t errlen)
 {

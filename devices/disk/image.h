@@ -154,4 +154,9 @@ struct image_check_result {
 int image_check(struct image *img, unsigned fix, struct image_check_result *res,
 		void (*report)(void *ctx, const char *line), void *report_ctx);
 
+/* Long operations (image_check) call PROGRESS now and then with how far
+ * they are: DONE of TOTAL units.  NULL turns it off. */
+typedef void (*image_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+void image_set_progress(struct image *img, image_progress_fn progress, void *ctx);
+
 #endif

@@ -46,6 +46,8 @@ struct image {
 	pthread_mutex_t err_lock;
 	char err[512];
 	void *priv;                   /* the backend's state */
+	image_progress_fn progress;   /* image_set_progress */
+	void *progress_ctx;
 };
 
 void image_set_error(struct image *img, const char *fmt, ...)

@@ -224,6 +224,58 @@ static void test_lazy_refcounts_dirty_repair(void **state)
 	unlink(path);
 }
 
+/* image_check reports its progress: several times, never past the total,
+ * never backwards, and ends at the total. */
+struct progress_seen {
+	unsigned calls;
+	uint64_t last_done, total;
+	bool backwards, past_total;
+};
+
+static void record_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct progress_seen *p = ctx;
+	if (p->calls && done < p->last_done)
+		p->backwards = true;
+	if (done > total)
+		p->past_total = true;
+	p->calls++;
+	p->last_done = done;
+	p->total = total;
+}
+
+static void test_check_reports_progress(void **state)
+{
+	(void)state;
+	char path[256], err[256];
+	tmp_path(path, sizeof(path), "progress");
+	struct image_create_options o = { .format = IMAGE_FORMAT_QCOW2, .size = 16 << 20,
+					  .cluster_size = 512 };
+	assert_int_equal(image_create(path, &o, err, sizeof(err)), 0);
+	struct image *img = open_or_die(path, NULL);
+	static uint8_t buf[1 << 20];
+	memset(buf, 0x5a, sizeof(buf));
+	for (uint64_t off = 0; off < (16u << 20); off += 2u << 20)
+		assert_int_equal(image_write(img, buf, sizeof(buf), off), 0);
+
+	struct progress_seen seen = { 0 };
+	struct image_check_result res;
+	image_set_progress(img, record_progress, &seen);
+	assert_int_equal(image_check(img, 0, &res, NULL, NULL), 0);
+	assert_int_equal(res.corruptions, 0);
+	assert_true(seen.calls > 2);
+	assert_false(seen.backwards);
+	assert_false(seen.past_total);
+	assert_int_equal(seen.last_done, seen.total);
+
+	image_set_progress(img, NULL, NULL); /* off again: no more calls */
+	unsigned calls = seen.calls;
+	assert_int_equal(image_check(img, 0, &res, NULL, NULL), 0);
+	assert_int_equal(seen.calls, calls);
+	assert_int_equal(image_close(img), 0);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +283,7 @@ int main(void)
 		cmocka_unit_test(test_low_refcount_found_and_fixed),
 		cmocka_unit_test(test_statistics_match_qemu),
 		cmocka_unit_test(test_lazy_refcounts_dirty_repair),
+		cmocka_unit_test(test_check_reports_progress),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,11 +12,12 @@ enum { CHECK_CLEAN = 0, CHECK_INCOMPLETE = 1, CHECK_CORRUPT = 2, CHECK_LEAKS = 3
 void img_check_help(FILE *f)
 {
 	fprintf(f,
-		"usage: cellvm-img check [-q] [-r leaks|all] [--output=human|json] [-f raw|qcow2] FILE\n"
+		"usage: cellvm-img check [-q] [-p] [-r leaks|all] [--output=human|json] [-f raw|qcow2] FILE\n"
 		"\n"
 		"Recomputes every cluster's reference count from the image's tables and\n"
 		"compares it with the stored refcounts.  -r leaks frees clusters nothing\n"
-		"refers to; -r all also repairs refcounts that are too low.\n"
+		"refers to; -r all also repairs refcounts that are too low.  -p shows a\n"
+		"progress bar when stderr is a terminal.\n"
 		"\n"
 		"Exit status: 0 no problems, 1 the check could not complete, 2 corruptions\n"
 		"found, 3 only leaked clusters found, 63 the format has no metadata to\n"
@@ -31,6 +32,11 @@ static void report_line(void *ctx, const char *line)
 {
 	(void)ctx;
 	fprintf(stderr, "%s\n", line);
+}
+
+static void show_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	img_progress_update(ctx, done, total);
 }
 
 /* Fields in the order qemu-img prints them (its dictionary's order), the
@@ -113,11 +119,12 @@ int img_check_main(int argc, char **argv)
 	struct image_check_result res;
 	struct image *img;
 	unsigned fix = 0;
-	bool json = false, quiet = false;
+	bool json = false, quiet = false, progress = false;
+	struct img_progress prog;
 	const char *path;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "+f:r:qU", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+f:r:qpU", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			if (img_parse_format(optarg, &fmt) < 0)
@@ -132,6 +139,7 @@ int img_check_main(int argc, char **argv)
 				return img_usage_fail("check", "-r must be leaks or all, not '%s'", optarg);
 			break;
 		case 'q': quiet = true; break;
+		case 'p': progress = true; break;
 		case 'U': break;
 		case OPT_OUTPUT:
 			if (!strcmp(optarg, "json"))
@@ -155,7 +163,11 @@ int img_check_main(int argc, char **argv)
 		return CHECK_UNSUPPORTED;
 	}
 	memset(&res, 0, sizeof(res));
+	img_progress_start(&prog, progress && !quiet);
+	if (prog.on)
+		image_set_progress(img, show_progress, &prog);
 	r = image_check(img, fix, &res, quiet ? NULL : report_line, NULL);
+	img_progress_end(&prog);
 	if (r < 0) {
 		img_fail("%s: check failed: %s", path, image_error(img));
 		image_close(img);

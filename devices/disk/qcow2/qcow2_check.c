@@ -21,6 +21,7 @@ struct check {
 	uint64_t *refs;       /* references counted, per cluster of the file */
 	uint64_t nb;
 	uint64_t next_contiguous;
+	uint64_t done, total; /* progress: L1 entries walked, then clusters compared */
 	uint8_t *l2;          /* one L2 table */
 };
 
@@ -141,6 +142,14 @@ static bool l2_usable(struct check *ck, uint64_t off, bool say_why)
  * many times as this L1 table points to it: the same totals as walking
  * every entry, without letting a hostile table of repeated entries make
  * the check quadratic. */
+static void step(struct check *ck, uint64_t n)
+{
+	struct image *img = ck->q->img;
+	ck->done += n;
+	if (img->progress)
+		img->progress(img->progress_ctx, ck->done, ck->total);
+}
+
 static void walk_l1(struct check *ck, const uint64_t *l1, uint32_t size, bool active)
 {
 	struct qcow2 *q = ck->q;
@@ -159,6 +168,8 @@ static void walk_l1(struct check *ck, const uint64_t *l1, uint32_t size, bool ac
 	}
 	for (uint32_t i = 0; i < size; i++) {
 		uint64_t off = l1[i] & QCOW2_OFFSET_MASK;
+		if ((i & 63) == 63)
+			step(ck, 64);
 		if (!off || !l2_usable(ck, off, false) || !uses[off >> q->cluster_bits])
 			continue;
 		walk_l2(ck, off, uses[off >> q->cluster_bits], active);
@@ -314,6 +325,9 @@ static int run_check(struct qcow2 *q, unsigned fix, struct image_check_result *r
 		return -ENOMEM;
 	}
 	res->total_clusters = qcow2_clusters(q, q->size);
+	ck.total = q->l1_size + ck.nb;
+	for (uint32_t i = 0; i < q->nb_snapshots; i++)
+		ck.total += q->snaps[i].l1_size;
 	count_everything(&ck);
 
 	/* Repairs may add refcount blocks: the allocator must know what is in
@@ -322,6 +336,8 @@ static int run_check(struct qcow2 *q, unsigned fix, struct image_check_result *r
 	q->check_nb = ck.nb;
 	for (uint64_t c = 0; c < ck.nb; c++) {
 		uint64_t ref = stored_refcount(q, c);
+		if ((c & 4095) == 4095)
+			step(&ck, 4096);
 		if (ref || ck.refs[c])
 			highest = c + 1;
 		if (ref == ck.refs[c])
@@ -343,6 +359,8 @@ static int run_check(struct qcow2 *q, unsigned fix, struct image_check_result *r
 			res->leaks++;
 	}
 	q->check_refs = NULL;
+	ck.done = ck.total - 1;
+	step(&ck, 1);
 	r = check_copied(&ck, fix);
 	if (r == 0 && fix)
 		r = qcow2_flush_metadata(q);
