@@ -155,12 +155,14 @@ int vq_enable(struct virtqueue *vq, const struct vq_config *cfg)
 
 /* Copy descriptor i of table out of guest RAM.  memcpy into a local: the
  * guest may rewrite the descriptor while we look at it, so every check and
- * use afterwards is on our copy.  (An indirect table need not be aligned,
- * so no atomic loads here.) */
+ * use afterwards is on our copy.  The compiler barrier stops the compiler
+ * from dropping the copy and reading guest RAM again at each use (an
+ * indirect table need not be aligned, so no atomic loads here). */
 static struct desc read_desc(const uint8_t *table, unsigned i)
 {
 	struct desc d;
 	memcpy(&d, table + (size_t)i * DESC_SIZE, sizeof(d));
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	return d;
 }
 
@@ -228,8 +230,8 @@ static int add_segment(struct virtqueue *vq, struct walk *w, unsigned i, const s
  * The walk bounds itself: in a table of n descriptors a chain that visits
  * more than n of them must revisit one, so counting steps is loop detection
  * without remembering where we were.  An indirect table is entered at most
- * once (nested tables are forbidden), so the whole walk takes at most
- * queue size + indirect table length steps. */
+ * once (nested tables are forbidden) and has at most VQ_MAX_SEGS entries, so
+ * a walk takes at most queue size + VQ_MAX_SEGS steps. */
 static int walk_chain(struct virtqueue *vq, uint16_t head, struct vq_req *req)
 {
 	struct walk w = { .req = req, .head = head };
@@ -263,12 +265,17 @@ static int walk_chain(struct virtqueue *vq, uint16_t head, struct vq_req *req)
 			if (d.len == 0 || d.len % DESC_SIZE)
 				return guest_error(vq, EPROTO, "indirect table of head %u has length %"
 						   PRIu32 ", not a non-zero multiple of 16", head, d.len);
+			/* Bounded so that a table of empty descriptors, which make no
+			 * segments, cannot make one pop walk millions of them. */
+			if (d.len / DESC_SIZE > VQ_MAX_SEGS)
+				return guest_error(vq, E2BIG, "indirect table of head %u has %" PRIu32
+						   " descriptors, more than %u", head,
+						   d.len / DESC_SIZE, VQ_MAX_SEGS);
 			table = guest_mem_translate(vq->mem, d.addr, d.len);
 			if (!table)
 				return guest_error(vq, EFAULT, "indirect table of head %u addr 0x%"
 						   PRIx64 " len %" PRIu32 " is outside guest RAM",
 						   head, d.addr, d.len);
-			/* The table's length is at most 2^32 - 16 bytes: n fits. */
 			w.indirect = true;
 			n = d.len / DESC_SIZE;
 			i = 0;
@@ -392,7 +399,7 @@ void vq_disable_notify(struct virtqueue *vq)
 
 bool vq_enable_notify(struct virtqueue *vq)
 {
-	if (!vq->ready)
+	if (!vq->ready || vq->broken)
 		return false;
 	if (vq->cfg.event_idx)
 		__atomic_store_n(avail_event(vq), vq->last_avail, __ATOMIC_RELAXED);

@@ -42,8 +42,9 @@
 #define VIRTIO_RING_F_EVENT_IDX 29
 
 #define VQ_MAX_SIZE 32768u
-/* One request: at most this many non-empty segments, at most 2^32 bytes
- * (the spec forbids drivers longer chains). */
+/* One request: at most this many non-empty segments and at most 2^32 bytes
+ * (the spec forbids drivers longer chains); an indirect table has at most
+ * this many descriptors. */
 #define VQ_MAX_SEGS 1024u
 #define VQ_MAX_CHAIN_BYTES (1ull << 32)
 

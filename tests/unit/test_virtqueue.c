@@ -685,14 +685,23 @@ static void test_avail_idx_jump(void **state)
 static void test_too_many_segments(void **state)
 {
 	(void)state;
-	struct fx *f = fx_new(8, false, true);
+	struct fx *f = fx_new(2048, false, true);
 	unsigned n = VQ_MAX_SEGS + 1;
 
+	/* A direct chain: the queue is large enough to hold it. */
 	for (unsigned i = 0; i < n; i++)
-		set_desc_at(f, TABLE_GPA, i, BUF_GPA, 1, i + 1 < n ? VIRTQ_DESC_F_NEXT : 0, i + 1);
-	set_desc(f, 0, TABLE_GPA, 16 * n, VIRTQ_DESC_F_INDIRECT, 0);
+		set_desc(f, i, BUF_GPA, 1, i + 1 < n ? VIRTQ_DESC_F_NEXT : 0, i + 1);
 	offer(f, 0);
 	expect_guest_error(f, -E2BIG, "more than 1024 segments");
+	fx_free(f);
+
+	/* An indirect table longer than that, even of empty descriptors. */
+	f = fx_new(8, false, true);
+	for (unsigned i = 0; i < n; i++)
+		set_desc_at(f, TABLE_GPA, i, 0, 0, i + 1 < n ? VIRTQ_DESC_F_NEXT : 0, i + 1);
+	set_desc(f, 0, TABLE_GPA, 16 * n, VIRTQ_DESC_F_INDIRECT, 0);
+	offer(f, 0);
+	expect_guest_error(f, -E2BIG, "has 1025 descriptors, more than 1024");
 	fx_free(f);
 
 	/* VQ_MAX_SEGS exactly is fine. */
