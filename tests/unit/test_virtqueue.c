@@ -2,6 +2,8 @@
  * (1 MiB at GPA 0, 64 KiB at GPA 4 GiB) and checks what the device side
  * makes of well-formed and hostile rings. */
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -841,6 +844,176 @@ static void test_reset_and_reconfigure(void **state)
 	fx_free(f);
 }
 
+/* --- a driver and a device on two threads ------------------------------------
+ * The guest side runs as the Linux driver does: batches of requests, kick
+ * only when the device asked (avail_event or NO_NOTIFY), wait for an
+ * interrupt only after asking for one (used_event or clearing NO_INTERRUPT)
+ * and checking again.  A lost kick or interrupt shows as a 5 s timeout. */
+
+#define RACE_REQUESTS 200000u
+#define RACE_SIZE 16u
+
+struct race {
+	struct fx *f;
+	sem_t kick, irq;
+	int done;	/* set by the driver when all completed */
+	int timeouts;	/* waits that timed out, on either side */
+	int bad;	/* wrong completions or device errors */
+};
+
+static bool wait5(struct race *r, sem_t *s)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	while (sem_timedwait(s, &ts) != 0) {
+		if (errno != EINTR) {
+			__atomic_add_fetch(&r->timeouts, 1, __ATOMIC_SEQ_CST);
+			return false;
+		}
+	}
+	return true;
+}
+
+static uint16_t *g16(struct fx *f, uint64_t a)
+{
+	return (uint16_t *)gpa(f, a);
+}
+
+static void *race_device(void *arg)
+{
+	struct race *r = arg;
+	struct fx *f = r->f;
+	struct vq_req req = { .out = f->out, .in = f->in, .out_cap = 4, .in_cap = 4 };
+
+	while (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE)) {
+		if (!wait5(r, &r->kick))
+			return NULL;
+		for (;;) {
+			int ret;
+			vq_disable_notify(&f->vq);
+			while ((ret = vq_pop(&f->vq, &req)) > 0) {
+				/* The driver asks for head + 1 bytes to be written. */
+				if (req.in_num != 1 || req.in_bytes != req.head + 1u)
+					__atomic_add_fetch(&r->bad, 1, __ATOMIC_SEQ_CST);
+				vq_push(&f->vq, req.head, req.head + 1);
+			}
+			vq_publish(&f->vq);
+			if (vq_should_notify(&f->vq))
+				sem_post(&r->irq);
+			if (ret < 0) {
+				__atomic_add_fetch(&r->bad, 1, __ATOMIC_SEQ_CST);
+				return NULL;
+			}
+			if (!vq_enable_notify(&f->vq))
+				break;
+		}
+	}
+	return NULL;
+}
+
+/* The driver: heads are reused as they complete, each request one writable
+ * descriptor of head + 1 bytes. */
+static void race_driver(struct race *r, bool event_idx)
+{
+	struct fx *f = r->f;
+	uint16_t heads[RACE_SIZE], nfree = RACE_SIZE, avail = 0, last_used = 0;
+	uint32_t submitted = 0, completed = 0;
+	uint16_t *avail_idx = g16(f, AVAIL_GPA + 2), *used_idx_p = g16(f, USED_GPA + 2);
+	uint16_t *avail_flags = g16(f, AVAIL_GPA), *used_flags = g16(f, USED_GPA);
+	uint16_t *used_event = g16(f, AVAIL_GPA + 4 + 2 * RACE_SIZE);
+	uint16_t *avail_event = g16(f, USED_GPA + 4 + 8 * RACE_SIZE);
+
+	for (unsigned i = 0; i < RACE_SIZE; i++)
+		heads[i] = i;
+	if (!event_idx)
+		__atomic_store_n(avail_flags, VIRTQ_AVAIL_F_NO_INTERRUPT, __ATOMIC_RELAXED);
+	while (completed < RACE_REQUESTS) {
+		/* Submit a batch of up to 5. */
+		uint16_t old = avail;
+		for (unsigned n = 0; n < 5 && nfree && submitted < RACE_REQUESTS; n++, submitted++) {
+			uint16_t h = heads[--nfree];
+			set_desc(f, h, BUF_GPA + 64 * h, h + 1, VIRTQ_DESC_F_WRITE, 0);
+			__atomic_store_n(g16(f, AVAIL_GPA + 4 + 2 * (avail % RACE_SIZE)), h,
+					 __ATOMIC_RELAXED);
+			avail++;
+		}
+		if (avail != old) {
+			__atomic_store_n(avail_idx, avail, __ATOMIC_RELEASE);
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			bool kick = event_idx ? vq_need_event(__atomic_load_n(avail_event,
+									  __ATOMIC_RELAXED),
+							      avail, old)
+					      : !(__atomic_load_n(used_flags, __ATOMIC_RELAXED) &
+						  VIRTQ_USED_F_NO_NOTIFY);
+			if (kick)
+				sem_post(&r->kick);
+		}
+		/* Reap. */
+		uint16_t used = __atomic_load_n(used_idx_p, __ATOMIC_ACQUIRE);
+		if (used == last_used && (!nfree || submitted == RACE_REQUESTS)) {
+			/* Nothing to do: ask for an interrupt, check again, sleep. */
+			if (event_idx)
+				__atomic_store_n(used_event, last_used, __ATOMIC_RELAXED);
+			else
+				__atomic_store_n(avail_flags, 0, __ATOMIC_RELAXED);
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			used = __atomic_load_n(used_idx_p, __ATOMIC_ACQUIRE);
+			if (used == last_used && !wait5(r, &r->irq))
+				break;
+			if (!event_idx)
+				__atomic_store_n(avail_flags, VIRTQ_AVAIL_F_NO_INTERRUPT,
+						 __ATOMIC_RELAXED);
+			continue;
+		}
+		for (; last_used != used; last_used++) {
+			uint32_t id = get32(f, USED_GPA + 4 + 8 * (last_used % RACE_SIZE));
+			uint32_t len = get32(f, USED_GPA + 8 + 8 * (last_used % RACE_SIZE));
+			if (id >= RACE_SIZE || len != id + 1) {
+				__atomic_add_fetch(&r->bad, 1, __ATOMIC_SEQ_CST);
+				id = 0;
+			}
+			heads[nfree++] = id;
+			completed++;
+		}
+	}
+	__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+	sem_post(&r->kick);
+}
+
+static void race_run(bool event_idx)
+{
+	struct race r = { .f = fx_new(RACE_SIZE, event_idx, false) };
+	pthread_t dev;
+
+	sem_init(&r.kick, 0, 0);
+	sem_init(&r.irq, 0, 0);
+	assert_int_equal(pthread_create(&dev, NULL, race_device, &r), 0);
+	race_driver(&r, event_idx);
+	if (r.timeouts) /* unstick the device so that it can be joined */
+		__atomic_store_n(&r.done, 1, __ATOMIC_RELEASE), sem_post(&r.kick);
+	pthread_join(dev, NULL);
+	assert_int_equal(r.bad, 0);
+	assert_int_equal(r.timeouts, 0);
+	assert_false(vq_is_broken(&r.f->vq));
+	assert_int_equal(used_idx(r.f), (uint16_t)RACE_REQUESTS);
+	sem_destroy(&r.kick);
+	sem_destroy(&r.irq);
+	fx_free(r.f);
+}
+
+static void test_two_threads_event_idx(void **state)
+{
+	(void)state;
+	race_run(true);
+}
+
+static void test_two_threads_flags(void **state)
+{
+	(void)state;
+	race_run(false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -870,6 +1043,8 @@ int main(void)
 		cmocka_unit_test(test_chain_over_4gib),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_reset_and_reconfigure),
+		cmocka_unit_test(test_two_threads_event_idx),
+		cmocka_unit_test(test_two_threads_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
