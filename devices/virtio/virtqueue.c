@@ -195,8 +195,8 @@ static int add_segment(struct virtqueue *vq, struct walk *w, unsigned i, const s
 	else if (w->seen_write)
 		return guest_error(vq, EPROTO, "%s is device-readable after a writable one",
 				   where(w, at, sizeof(at), i));
-	/* The spec allows empty descriptors; they carry nothing, and their
-	 * address is not looked at. */
+	/* The spec does not forbid empty descriptors: they carry nothing, so
+	 * they make no segment and their address is not looked at. */
 	if (d->len == 0)
 		return 0;
 	p = guest_mem_translate(vq->mem, d->addr, d->len);

@@ -101,7 +101,7 @@ int vq_enable(struct virtqueue *vq, const struct vq_config *cfg);
 void vq_reset(struct virtqueue *vq);
 
 /* Take the next available request.  1 with *req filled, 0 if the ring is
- * empty, or a negative errno: -EINVAL if not enabled or req is unusable,
+ * empty (req untouched), or a negative errno (req partly filled, to ignore): -EINVAL if not enabled or req is unusable,
  * -EIO if already broken, and for guest errors (which make the queue
  * broken) -EFAULT (outside guest RAM), -ELOOP (chain loops or is longer than
  * its table), -E2BIG (too many segments or bytes), -EPROTO (anything else the
