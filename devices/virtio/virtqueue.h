@@ -105,7 +105,8 @@ void vq_reset(struct virtqueue *vq);
  * -EIO if already broken, and for guest errors (which make the queue
  * broken) -EFAULT (outside guest RAM), -ELOOP (chain loops or is longer than
  * its table), -E2BIG (too many segments or bytes), -EPROTO (anything else the
- * spec forbids). */
+ * spec forbids).  Stricter than the spec's letter in one place: an INDIRECT
+ * descriptor must be alone in its chain, as the Linux driver makes it. */
 int vq_pop(struct virtqueue *vq, struct vq_req *req);
 
 /* Put request `head` in the used ring with `written` bytes written to its
