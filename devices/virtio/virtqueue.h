@@ -101,11 +101,12 @@ int vq_enable(struct virtqueue *vq, const struct vq_config *cfg);
 void vq_reset(struct virtqueue *vq);
 
 /* Take the next available request.  1 with *req filled, 0 if the ring is
- * empty (req untouched), or a negative errno (req partly filled, to ignore): -EINVAL if not enabled or req is unusable,
- * -EIO if already broken, and for guest errors (which make the queue
- * broken) -EFAULT (outside guest RAM), -ELOOP (chain loops or is longer than
- * its table), -E2BIG (too many segments or bytes), -EPROTO (anything else the
- * spec forbids).  Stricter than the spec's letter in one place: an INDIRECT
+ * empty (req untouched), or a negative errno (req partly filled, to
+ * ignore): -EINVAL if not enabled or req is unusable, -EIO if already
+ * broken, and for guest errors (which make the queue broken) -EFAULT
+ * (outside guest RAM), -ELOOP (chain loops or is longer than its table),
+ * -E2BIG (too many segments or bytes), -EPROTO (anything else the spec
+ * forbids).  Stricter than the spec's letter in one place: an INDIRECT
  * descriptor must be alone in its chain, as the Linux driver makes it. */
 int vq_pop(struct virtqueue *vq, struct vq_req *req);
 
