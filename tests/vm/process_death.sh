@@ -36,6 +36,20 @@ for victim in cellvm-dev-uart cellvm-core; do
             fail "$(cat /proc/$c/comm) (pid $c) is not under seccomp"
     done
     kill -9 "$pid"
+    # cellvm must end by itself; if it has not within 60 s, show where
+    # everything is stuck instead of hanging the test run.
+    for i in $(seq 600); do kill -0 "$VM_PID" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$VM_PID" 2>/dev/null; then
+        echo "--- cellvm (pid $VM_PID) still runs 60 s after $victim was killed:"
+        ps -eo pid,ppid,stat,wchan:32,comm | grep -e cellvm -e PID
+        for p in $VM_PID $others; do
+            echo "--- $p $(cat /proc/$p/comm 2>/dev/null) kernel stacks:"
+            for t in /proc/$p/task/*; do echo "[$t]"; cat "$t/stack" 2>/dev/null; done
+        done
+        cat "$T/$victim.out"
+        kill -9 "$VM_PID" $others 2>/dev/null
+        fail "cellvm did not end after $victim was killed"
+    fi
     wait "$VM_PID"; rc=$?
     [ "$rc" -ne 0 ] || fail "cellvm exited 0 after $victim was killed"
     case $victim in
