@@ -24,6 +24,7 @@
  *    must reach IOAPIC pin 2, which KVM's default GSI routing does not do
  *    (it routes GSI 0 to pin 0): set the routing so, as on a PC.
  */
+#include "vmm-core/errmsg.h"
 #include "vmm-core/acpi.h"
 
 #include <stdarg.h>
@@ -457,40 +458,27 @@ static void dsdt(uint8_t *t, size_t len, const struct acpi_config *cfg)
 	seal(t, len);
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static int check_config(const struct acpi_config *cfg, uint64_t gpa, char *err, size_t errlen)
 {
 	if (!cfg)
-		return fail(err, errlen, "acpi: no configuration");
+		return errmsg(err, errlen, "acpi: no configuration");
 	if (cfg->ncpus < 1 || cfg->ncpus > GUEST_MAX_CPUS)
-		return fail(err, errlen, "acpi: %u vCPUs, must be 1..%u", cfg->ncpus,
+		return errmsg(err, errlen, "acpi: %u vCPUs, must be 1..%u", cfg->ncpus,
 			    GUEST_MAX_CPUS);
 	if (cfg->ncom > 4)
-		return fail(err, errlen, "acpi: %u COM ports, at most 4", cfg->ncom);
+		return errmsg(err, errlen, "acpi: %u COM ports, at most 4", cfg->ncom);
 	for (unsigned i = 0; i < cfg->ncom; i++) {
 		const struct acpi_com *c = &cfg->com[i];
 		if (c->port == 0 || c->port > 0xffff - 7)
-			return fail(err, errlen, "acpi: COM%u port 0x%x is not an 8-port range",
+			return errmsg(err, errlen, "acpi: COM%u port 0x%x is not an 8-port range",
 				    i + 1, c->port);
 		if (c->irq > 15)
-			return fail(err, errlen, "acpi: COM%u IRQ %u, must be an ISA IRQ 0..15",
+			return errmsg(err, errlen, "acpi: COM%u IRQ %u, must be an ISA IRQ 0..15",
 				    i + 1, c->irq);
 	}
 	if (gpa % 16)
-		return fail(err, errlen,
+		return errmsg(err, errlen,
 			    "acpi: address 0x%llx is not 16-byte aligned, as the RSDP must be",
 			    (unsigned long long)gpa);
 	return 0;
@@ -512,7 +500,7 @@ long acpi_build(uint8_t *dst, uint64_t gpa, size_t max, const struct acpi_config
 	aml_init(&measure, NULL, 0);
 	dsdt_aml(&measure, cfg);
 	if (measure.error)
-		return fail(err, errlen, "acpi: DSDT: %s", measure.error);
+		return errmsg(err, errlen, "acpi: DSDT: %s", measure.error);
 
 	/* The tables the XSDT lists. */
 	enum { X_FADT, X_MADT, X_COUNT };
@@ -529,10 +517,10 @@ long acpi_build(uint8_t *dst, uint64_t gpa, size_t max, const struct acpi_config
 	l.total = l.dsdt + l.dsdt_len;
 
 	if (l.total > max)
-		return fail(err, errlen, "acpi: the tables need %zu bytes, only %zu available",
+		return errmsg(err, errlen, "acpi: the tables need %zu bytes, only %zu available",
 			    l.total, max);
 	if (gpa > UINT32_MAX || l.total > (1ull << 32) - gpa)
-		return fail(err, errlen,
+		return errmsg(err, errlen,
 			    "acpi: tables at 0x%llx..0x%llx do not fit below 4 GiB",
 			    (unsigned long long)gpa, (unsigned long long)(gpa + l.total));
 

@@ -39,6 +39,7 @@
  * offset is bounds-checked, sums are overflow-checked, and every check is done
  * before the first byte is written to guest memory.
  */
+#include "vmm-core/errmsg.h"
 #include "vmm-core/boot.h"
 
 #include <stdarg.h>
@@ -111,20 +112,6 @@
 #define GDT_CODE32_FLAT 0x00cf9a000000ffffull /* 0x10: base 0, 4 GiB, exec/read */
 #define GDT_DATA32_FLAT 0x00cf92000000ffffull /* 0x18: base 0, 4 GiB, read/write */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static uint16_t get16(const uint8_t *p)
 {
@@ -177,22 +164,22 @@ int bzimage_parse(const uint8_t *img, size_t len, struct bzimage_info *info, cha
 		  size_t errlen)
 {
 	if (!img || !info)
-		return fail(err, errlen, "no kernel image");
+		return errmsg(err, errlen, "no kernel image");
 	if (len < HDR_BOOT_FLAG + 2)
-		return fail(err, errlen,
+		return errmsg(err, errlen,
 			    "not a bzImage: %zu bytes is too short for a boot sector", len);
 	if (get16(img + HDR_BOOT_FLAG) != BOOT_FLAG)
-		return fail(err, errlen, "not a bzImage: no boot signature 0xAA55 at 0x1fe");
+		return errmsg(err, errlen, "not a bzImage: no boot signature 0xAA55 at 0x1fe");
 	if (len < HDR_MAGIC + 4 || get32(img + HDR_MAGIC) != HDR_MAGIC_LE)
-		return fail(err, errlen,
+		return errmsg(err, errlen,
 			    "not a bzImage: no HdrS signature at 0x202 (boot protocol "
 			    "before 2.00)");
 	if (len < HDR_VERSION + 2)
-		return fail(err, errlen, "not a bzImage: header cut off at %zu bytes", len);
+		return errmsg(err, errlen, "not a bzImage: header cut off at %zu bytes", len);
 
 	uint16_t version = get16(img + HDR_VERSION);
 	if (version < PROTO_MIN)
-		return fail(err, errlen, "boot protocol %u.%02u too old (need 2.06)",
+		return errmsg(err, errlen, "boot protocol %u.%02u too old (need 2.06)",
 			    version >> 8, version & 0xff);
 
 	/* The real-mode part is at least 2 sectors (1 KiB), so once it is known
@@ -207,12 +194,12 @@ int bzimage_parse(const uint8_t *img, size_t len, struct bzimage_info *info, cha
 	uint64_t sys_bytes = (uint64_t)get32(img + HDR_SYSSIZE) * 16;
 	uint64_t need = (uint64_t)setup_bytes + (sys_bytes ? sys_bytes : 1);
 	if ((uint64_t)len < need)
-		return fail(err, errlen, "kernel file truncated: setup says %llu bytes, file has %zu",
+		return errmsg(err, errlen, "kernel file truncated: setup says %llu bytes, file has %zu",
 			    (unsigned long long)need, len);
 
 	uint8_t loadflags = img[HDR_LOADFLAGS];
 	if (!(loadflags & LF_LOADED_HIGH))
-		return fail(err, errlen,
+		return errmsg(err, errlen,
 			    "kernel does not load at 1 MiB (loadflags 0x%02x without "
 			    "LOADED_HIGH): a zImage, not a bzImage",
 			    loadflags);
@@ -311,9 +298,9 @@ int boot_load_linux(uint8_t *low, const struct boot_input *in, struct boot_entry
 	struct bzimage_info bi;
 
 	if (!low || !in || !out)
-		return fail(err, errlen, "boot_load_linux: no guest memory or input");
+		return errmsg(err, errlen, "boot_load_linux: no guest memory or input");
 	if (in->mem_size < GUEST_MIN_MEMORY || in->mem_size > GUEST_MAX_MEMORY)
-		return fail(err, errlen, "guest memory of %llu MiB outside %llu MiB..%llu GiB",
+		return errmsg(err, errlen, "guest memory of %llu MiB outside %llu MiB..%llu GiB",
 			    mib_down(in->mem_size), mib_down(GUEST_MIN_MEMORY),
 			    (unsigned long long)(GUEST_MAX_MEMORY >> 30));
 	if (bzimage_parse(in->kernel, in->kernel_len, &bi, err, errlen) < 0)
@@ -325,7 +312,7 @@ int boot_load_linux(uint8_t *low, const struct boot_input *in, struct boot_entry
 	/* The kernel, from 1 MiB: loaded bytes and what it needs to start. */
 	uint64_t kend = kernel_end(img, &bi);
 	if (kend > low_end)
-		return fail(err, errlen, "kernel needs %llu MiB from 1 MiB, the guest has %llu MiB%s",
+		return errmsg(err, errlen, "kernel needs %llu MiB from 1 MiB, the guest has %llu MiB%s",
 			    mib_up(kend - GUEST_KERNEL_ADDR), mib_down(low_end),
 			    in->mem_size > low_end ? " below 3 GiB" : "");
 
@@ -336,7 +323,7 @@ int boot_load_linux(uint8_t *low, const struct boot_input *in, struct boot_entry
 	if (bi.cmdline_size < cmd_max)
 		cmd_max = bi.cmdline_size;
 	if ((uint64_t)cmd_len > cmd_max)
-		return fail(err, errlen,
+		return errmsg(err, errlen,
 			    "command line of %zu bytes too long (this kernel takes at most %llu)",
 			    cmd_len, (unsigned long long)cmd_max);
 
@@ -349,7 +336,7 @@ int boot_load_linux(uint8_t *low, const struct boot_input *in, struct boot_entry
 			top = low_end;
 		initrd_len = in->initrd_len;
 		if (initrd_len > top || ((top - initrd_len) & ~(PAGE_SIZE - 1)) < kend)
-			return fail(err, errlen,
+			return errmsg(err, errlen,
 				    "initrd of %llu MiB does not fit below %llu MiB (above "
 				    "the kernel's first %llu MiB)",
 				    mib_up(initrd_len), mib_down(top), mib_up(kend));

@@ -142,9 +142,7 @@ int img_check_main(int argc, char **argv)
 		case 'p': progress = true; break;
 		case 'U': break;
 		case OPT_OUTPUT:
-			if (!strcmp(optarg, "json"))
-				json = true;
-			else if (strcmp(optarg, "human"))
+			if (img_parse_output(optarg, &json) < 0)
 				return img_usage_fail("check", "--output must be human or json, not '%s'", optarg);
 			break;
 		default:

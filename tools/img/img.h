@@ -55,6 +55,8 @@ void img_format_size(uint64_t bytes, char *buf, size_t len);
 /* "raw", "qcow2" -> the format; -1 for anything else. */
 int img_parse_format(const char *s, enum image_format *out);
 const char *img_format_name(enum image_format f);
+/* --output: "human" or "json" -> *JSON; -1 for anything else. */
+int img_parse_output(const char *s, bool *json);
 
 /* Opens PATH with the given format; on failure prints the library's reason
  * and returns non-zero. */

@@ -166,9 +166,7 @@ int img_info_main(int argc, char **argv)
 			break;
 		case 'U': break;
 		case OPT_OUTPUT:
-			if (!strcmp(optarg, "json"))
-				json = true;
-			else if (strcmp(optarg, "human"))
+			if (img_parse_output(optarg, &json) < 0)
 				return img_usage_fail("info", "--output must be human or json, not '%s'", optarg);
 			break;
 		case OPT_CHAIN: chain = true; break;

@@ -41,6 +41,17 @@ int img_parse_format(const char *s, enum image_format *out)
 	return 0;
 }
 
+int img_parse_output(const char *s, bool *json)
+{
+	if (strcmp(s, "json") == 0)
+		*json = true;
+	else if (strcmp(s, "human") == 0)
+		*json = false;
+	else
+		return -1;
+	return 0;
+}
+
 const char *img_format_name(enum image_format f)
 {
 	switch (f) {
