@@ -436,7 +436,7 @@ int ring_consume(struct ring_consumer *c, struct exit_access *a)
 		snprintf(c->err, sizeof(c->err), "entry %u carries sequence %u", c->tail, e.seq);
 		return -EPROTO;
 	}
-	if (e.kind != RING_PIO && e.kind != RING_MMIO) {
+	if (e.kind < RING_PIO || e.kind > RING_CONFIG) {
 		snprintf(c->err, sizeof(c->err), "entry %u: bad kind %u", c->tail, e.kind);
 		return -EPROTO;
 	}
@@ -450,6 +450,13 @@ int ring_consume(struct ring_consumer *c, struct exit_access *a)
 	}
 	if (e.kind == RING_PIO && (e.addr > 0xffff || e.size == 8)) {
 		snprintf(c->err, sizeof(c->err), "entry %u: bad port access 0x%llx/%u", c->tail,
+			 (unsigned long long)e.addr, e.size);
+		return -EPROTO;
+	}
+	if ((e.kind == RING_BAR && RING_BAR_INDEX(e.addr) > 5) ||
+	    (e.kind == RING_CONFIG && (e.size > 4 || e.addr >= RING_CONFIG_SIZE ||
+				       (e.addr & 3) + e.size > 4))) {
+		snprintf(c->err, sizeof(c->err), "entry %u: bad PCI access 0x%llx/%u", c->tail,
 			 (unsigned long long)e.addr, e.size);
 		return -EPROTO;
 	}

@@ -30,7 +30,18 @@
 #define RING_DEFAULT_ENTRIES 64
 #define RING_CHECK_NS 20000000ull /* 20 ms */
 
-enum ring_kind { RING_PIO = 1, RING_MMIO = 2 };
+/* PIO and MMIO carry the guest address.  A PCI device gets its accesses
+ * relative to its own function instead, so that the guest may move its BARs
+ * without the device knowing: RING_BAR's addr is RING_BAR_ADDR(bar, offset),
+ * RING_CONFIG's the configuration space register.  The core reads a
+ * configuration dword back after each write, so that it knows the device
+ * applied the write before the guest goes on. */
+enum ring_kind { RING_PIO = 1, RING_MMIO = 2, RING_BAR = 3, RING_CONFIG = 4 };
+#define RING_BAR_SHIFT 56
+#define RING_BAR_ADDR(bar, off) (((uint64_t)(bar) << RING_BAR_SHIFT) | (off))
+#define RING_BAR_INDEX(addr) ((unsigned)((addr) >> RING_BAR_SHIFT))
+#define RING_BAR_OFFSET(addr) ((addr) & ((1ull << RING_BAR_SHIFT) - 1))
+#define RING_CONFIG_SIZE 256
 enum ring_dir { RING_WRITE = 0, RING_READ = 1 };
 enum ring_status { RING_OK = 0, RING_EFAULT = 1 };
 

@@ -1,6 +1,7 @@
 /* Port and MMIO exits: the few ports the core answers itself (PCI
- * configuration, ACPI PM1a, the reset ports), the ranges forwarded to device processes over their
- * exit rings, and everything else (reads all-ones, writes dropped). */
+ * configuration, ACPI PM1a, the reset ports), the ranges and PCI BARs
+ * forwarded to device processes over their exit rings, and everything else
+ * (reads all-ones, writes dropped). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,8 +25,6 @@ static void reboot(struct vm *vm, const char *how)
 static bool core_port(struct vcpu *v, uint16_t port, bool write, uint8_t size, uint32_t *val)
 {
 	struct vm *vm = v->vm;
-	if (pci_port_access(&vm->pci, port, write, size, val))
-		return true;
 	if (port >= PORT_PM1A_EVT && port < PORT_PM1A_EVT + 4) {
 		/* PM1 status (nothing ever pending) and enable. */
 		pthread_mutex_lock(&vm->lock);
@@ -93,11 +92,19 @@ static void unclaimed(struct vcpu *v, const char *kind, uint64_t addr, uint8_t s
 				 n + 1 == UNCLAIMED_LOG_MAX ? " (no more of these are logged)" : "");
 }
 
-/* One access to a device's range: posted write or waited read. */
-static uint64_t forward(struct vcpu *v, const struct vm_range *r, uint8_t kind, uint64_t addr,
+static void device_gone(struct vcpu *v, unsigned device, const struct ring_producer *p)
+	__attribute__((noreturn));
+static void device_gone(struct vcpu *v, unsigned device, const struct ring_producer *p)
+{
+	vm_stop(v->vm, CELLVM__VM_STOPPED__REASON__ERROR, "device %s: %s",
+		v->vm->devices[device].name, p->err);
+}
+
+/* One access to a device: posted write or waited read. */
+static uint64_t forward(struct vcpu *v, unsigned device, uint8_t kind, uint64_t addr,
 			uint8_t size, bool write, uint64_t data)
 {
-	struct ring_producer *p = &v->prod[r->device];
+	struct ring_producer *p = &v->prod[device];
 	int rc;
 	if (write) {
 		rc = ring_post_write(p, kind, addr, size, data);
@@ -107,9 +114,62 @@ static uint64_t forward(struct vcpu *v, const struct vm_range *r, uint8_t kind, 
 			return ~0ull;
 	}
 	if (rc < 0)
-		vm_stop(v->vm, CELLVM__VM_STOPPED__REASON__ERROR, "device %s: %s",
-			v->vm->devices[r->device].name, p->err);
+		device_gone(v, device, p);
 	return data;
+}
+
+/* A configuration write to a device's function: the BARs we own follow
+ * at once; the device gets the write, and the dword read back after it
+ * makes sure it was applied before the guest's next access. */
+static void config_write(struct vcpu *v, const struct pci_write *w)
+{
+	struct vm *vm = v->vm;
+	unsigned device = vm->pcidev[w->slot].device;
+	struct ring_producer *p = &v->prod[device];
+	uint64_t back;
+	pthread_mutex_lock(&vm->cfg_lock);
+	if (w->decode_changed)
+		vm_pci_remap(vm, w->slot);
+	int rc = ring_post_write(p, RING_CONFIG, w->reg, w->size, w->val);
+	if (rc == 0)
+		rc = ring_read(p, RING_CONFIG, w->reg & ~3u, 4, &back);
+	pthread_mutex_unlock(&vm->cfg_lock);
+	if (rc < 0 && rc != -EFAULT)
+		device_gone(v, device, p);
+	vm_pci_config_written(vm, w->slot);
+}
+
+uint64_t vm_pci_bar_access(struct vcpu *v, unsigned slot, unsigned bar, uint64_t off,
+			   uint8_t size, bool write, uint64_t val)
+{
+	struct vm *vm = v->vm;
+	struct vm_pci_dev *pd = &vm->pcidev[slot];
+	if (msix_claims(&pd->msix, bar, off, size)) {
+		pthread_mutex_lock(&vm->irq_lock);
+		if (write) {
+			msix_write(&pd->msix, bar, off, size, val);
+			vm_irq_routes_commit(vm);
+		} else {
+			val = msix_read(&pd->msix, bar, off, size);
+		}
+		pthread_mutex_unlock(&vm->irq_lock);
+		return val;
+	}
+	return forward(v, pd->device, RING_BAR, RING_BAR_ADDR(bar, off), size, write, val);
+}
+
+/* A device function's BAR, if one decodes the access. */
+static bool pci_bar_exit(struct vcpu *v, uint8_t kind, uint64_t addr, uint8_t size, bool write,
+			 uint64_t *val)
+{
+	unsigned slot, bar;
+	uint64_t off;
+	pthread_rwlock_rdlock(&v->vm->pci.map_lock);
+	bool hit = pci_bar_lookup(&v->vm->pci, kind, addr, size, &slot, &bar, &off);
+	pthread_rwlock_unlock(&v->vm->pci.map_lock);
+	if (hit)
+		*val = vm_pci_bar_access(v, slot, bar, off, size, write, *val);
+	return hit;
 }
 
 void vcpu_handle_io(struct vcpu *v)
@@ -125,19 +185,25 @@ void vcpu_handle_io(struct vcpu *v)
 	for (uint32_t i = 0; i < run->io.count; i++, data += size) {
 		uint32_t val = 0;
 		memcpy(&val, data, size);
-		if (core_port(v, port, write, size, &val)) {
+		struct pci_write w;
+		enum pci_access pa = pci_port_access(&v->vm->pci, port, write, size, &val, &w);
+		if (pa == PCI_DEVICE_WRITE) {
+			config_write(v, &w);
+			continue;
+		}
+		if (pa == PCI_DONE || core_port(v, port, write, size, &val)) {
 			if (!write)
 				memcpy(data, &val, size);
 			continue;
 		}
 		int ri = find_range(v->vm, RING_PIO, port, size);
-		if (ri < 0) {
+		uint64_t got = val;
+		if (ri >= 0) {
+			got = forward(v, v->vm->ranges[ri].device, RING_PIO, port, size, write, val);
+		} else if (!pci_bar_exit(v, RING_PIO, port, size, write, &got)) {
 			unclaimed(v, "port", port, size, write);
-			if (!write)
-				memset(data, 0xff, size);
-			continue;
+			got = ~0ull;
 		}
-		uint64_t got = forward(v, &v->vm->ranges[ri], RING_PIO, port, size, write, val);
 		if (!write)
 			memcpy(data, &got, size);
 	}
@@ -156,16 +222,16 @@ void vcpu_handle_mmio(struct vcpu *v)
 			memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
 		return;
 	}
-	int ri = find_range(v->vm, RING_MMIO, addr, size);
-	if (ri < 0) {
-		unclaimed(v, "mmio", addr, size, write);
-		if (!write)
-			memset(run->mmio.data, 0xff, size);
-		return;
-	}
 	uint64_t val = 0;
 	memcpy(&val, run->mmio.data, size);
-	uint64_t got = forward(v, &v->vm->ranges[ri], RING_MMIO, addr, size, write, val);
+	int ri = find_range(v->vm, RING_MMIO, addr, size);
+	uint64_t got = val;
+	if (ri >= 0) {
+		got = forward(v, v->vm->ranges[ri].device, RING_MMIO, addr, size, write, val);
+	} else if (!pci_bar_exit(v, RING_MMIO, addr, size, write, &got)) {
+		unclaimed(v, "mmio", addr, size, write);
+		got = ~0ull;
+	}
 	if (!write)
 		memcpy(run->mmio.data, &got, size);
 }

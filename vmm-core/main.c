@@ -113,6 +113,12 @@ static int add_device(const Cellvm__CoreDevice *cd, struct acpi_config *acpi)
 			return fail("device %s: KVM_IRQFD(GSI %u): %s", d->name, irqfd.gsi,
 				    strerror(errno));
 	}
+	if (cd->pci && vm_pci_add(&vm, vm.ndevices, cd->pci_slot, cd->pci, fds, nfds, err,
+				  sizeof(err)) < 0) {
+		char why[sizeof(err)];
+		snprintf(why, sizeof(why), "%s", err);
+		return fail("device %s: %s", d->name, why);
+	}
 	if (strcmp(cd->model, "uart") == 0 && acpi->ncom < 4 && cd->n_ranges && cd->n_irqs)
 		acpi->com[acpi->ncom++] = (struct acpi_com){
 			.port = (uint16_t)cd->ranges[0]->addr,
@@ -204,7 +210,8 @@ static int confine(bool sandbox)
 		sandbox_warn_disabled("cellvm-core");
 		return 0;
 	}
-	int keep[3 + GUEST_MAX_CPUS + VM_MAX_DEVICES];
+	int keep[3 + GUEST_MAX_CPUS + VM_MAX_DEVICES +
+		 PCI_SLOTS * (2 + VM_MAX_IOEVENTFDS + MSIX_MAX_VECTORS)];
 	size_t n = 0;
 	keep[n++] = vm.control_fd;
 	keep[n++] = vm.kvm_fd;
@@ -213,6 +220,15 @@ static int confine(bool sandbox)
 		keep[n++] = vm.vcpus[i].fd;
 	for (unsigned i = 0; i < vm.ndevices; i++)
 		keep[n++] = vm.devices[i].rings.doorbell_fd;
+	/* A BAR that moves takes its ioeventfds along; a vector that is masked
+	 * and unmasked takes its irqfd off and back. */
+	for (unsigned s = 0; s < PCI_SLOTS; s++) {
+		const struct vm_pci_dev *pd = &vm.pcidev[s];
+		for (unsigned i = 0; pd->present && i < pd->nioev; i++)
+			keep[n++] = pd->ioev[i].fd;
+		for (unsigned i = 0; pd->present && i < pd->msix.nvec; i++)
+			keep[n++] = pd->msix.vec[i].fd;
+	}
 	struct sandbox_opts o = {
 		.keep_fds = keep,
 		.nkeep = n,

@@ -26,6 +26,8 @@ static const struct {
 	{KVM_CAP_PIT2, "KVM_CAP_PIT2"},
 	{KVM_CAP_IRQFD, "KVM_CAP_IRQFD"},
 	{KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING"},
+	{KVM_CAP_IRQFD_RESAMPLE, "KVM_CAP_IRQFD_RESAMPLE"},
+	{KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"},
 	{KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE"},
 };
 
@@ -147,6 +149,8 @@ int vm_create(struct vm *vm, int kvm_fd, int mem_fd, uint64_t mem_size, unsigned
 	vm->mem_size = mem_size;
 	vm->ncpus = ncpus;
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->cfg_lock, NULL);
+	pthread_mutex_init(&vm->irq_lock, NULL);
 	pci_bus_init(&vm->pci);
 	pthread_cond_init(&vm->start_cond, NULL);
 	if (check_kvm(kvm_fd, ncpus, err, errlen) < 0)

@@ -8,8 +8,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ipc/control.h"
 #include "ipc/exit_ring.h"
 #include "vmm-core/layout.h"
+#include "vmm-core/msix.h"
 #include "vmm-core/pci.h"
 
 #define VM_MAX_DEVICES 32
@@ -25,6 +27,30 @@ struct vm_range {
 	uint8_t kind; /* RING_PIO or RING_MMIO */
 	uint64_t base, size;
 	unsigned device;
+};
+
+#define VM_MAX_IOEVENTFDS 32
+
+/* A guest write that KVM turns into an eventfd signal while its BAR is
+ * mapped. */
+struct vm_ioeventfd {
+	unsigned bar;
+	uint64_t offset;
+	uint32_t size;
+	int fd;
+	bool assigned; /* registered with KVM at addr */
+	uint64_t addr;
+};
+
+/* A device process's PCI function, beyond its configuration space. */
+struct vm_pci_dev {
+	bool present;
+	unsigned device; /* vm->devices index */
+	const volatile uint8_t *page;
+	struct vm_ioeventfd ioev[VM_MAX_IOEVENTFDS];
+	unsigned nioev;
+	struct msix msix; /* under vm->irq_lock */
+	int intx_fd, resample_fd;
 };
 
 struct vcpu {
@@ -58,6 +84,12 @@ struct vm {
 	bool started;
 
 	struct pci_bus pci; /* configuration space, under its own lock */
+	struct vm_pci_dev pcidev[PCI_SLOTS];
+	pthread_mutex_t cfg_lock; /* one configuration write to a device at a time */
+	pthread_mutex_t irq_lock; /* MSI-X tables and the GSI routing */
+	uint32_t next_gsi;	  /* for MSI-X vectors: 24 up */
+	uint64_t pci_mmio_next;	  /* BAR placement at setup */
+	uint32_t pci_io_next;
 
 	/* core-handled state, under lock */
 	uint16_t pm1_enable;
@@ -83,6 +115,22 @@ int vcpu_set_boot_state(struct vcpu *v, uint64_t entry, uint64_t zero_page, uint
  * stops. */
 void *vcpu_loop(void *arg);
 void vm_start(struct vm *vm);
+
+/* PCI functions of device processes (pci_dev.c).  vm_pci_add: the
+ * function a device declared, in SLOT, with FDS the fds of the message that
+ * carried it.  0 or -1 with err. */
+int vm_pci_add(struct vm *vm, unsigned device, unsigned slot, const Cellvm__PciFunction *p,
+	       const int *fds, size_t nfds, char *err, size_t errlen);
+/* The guest changed slot's command register or a BAR. */
+void vm_pci_remap(struct vm *vm, unsigned slot);
+/* The device applied a configuration write: pick up its MSI-X control. */
+void vm_pci_config_written(struct vm *vm, unsigned slot);
+/* An access to a device function's BAR: MSI-X here, the rest forwarded. */
+uint64_t vm_pci_bar_access(struct vcpu *v, unsigned slot, unsigned bar, uint64_t off,
+			   uint8_t size, bool write, uint64_t val);
+/* Makes KVM's GSI routing and the MSI-X irqfds match the tables (irq_route.c).
+ * Call with irq_lock held. */
+void vm_irq_routes_commit(struct vm *vm);
 
 /* Exit handling (exits.c). */
 void vcpu_handle_io(struct vcpu *v);
