@@ -60,7 +60,7 @@ void device_set_irq(struct device *d, unsigned line, bool level)
 
 static int setup_ranges(struct device *d, const Cellvm__Setup *s)
 {
-	if (s->n_ranges == 0 || s->n_ranges > DEVICE_MAX_RANGES) {
+	if ((s->n_ranges == 0 && !d->ops->pci) || s->n_ranges > DEVICE_MAX_RANGES) {
 		device_fail(d, "setup has %zu address ranges (1..%d)", s->n_ranges,
 			    DEVICE_MAX_RANGES);
 		return -1;
@@ -167,6 +167,33 @@ static bool access_in_range(const struct device *d, const struct exit_access *a)
 	return false;
 }
 
+/* A PCI access: to a BAR the device declared, or a configuration write
+ * (or the read-back that follows one).  false if it is neither. */
+static bool serve_pci(struct device *d, struct ring_consumer *c, const struct exit_access *a)
+{
+	if (!d->pci.present)
+		return false;
+	if (a->kind == RING_CONFIG) {
+		if (a->dir == RING_READ) {
+			ring_complete(c, device_pci_config_read(d, (unsigned)a->addr, a->size), RING_OK);
+		} else {
+			device_pci_config_write(d, (unsigned)a->addr, a->size, (uint32_t)a->data);
+			if (d->ops->config_written)
+				d->ops->config_written(d, (unsigned)a->addr, a->size);
+		}
+		return true;
+	}
+	unsigned bar = RING_BAR_INDEX(a->addr);
+	uint64_t off = RING_BAR_OFFSET(a->addr), size = d->pci.bar[bar].size;
+	if (a->kind != RING_BAR || off >= size || a->size > size - off)
+		return false;
+	if (a->dir == RING_READ)
+		ring_complete(c, d->ops->bar_read(d, bar, off, a->size), RING_OK);
+	else
+		d->ops->bar_write(d, bar, off, a->size, a->data);
+	return true;
+}
+
 static int serve_ring(struct device *d, struct ring_consumer *c)
 {
 	int served = 0;
@@ -177,20 +204,24 @@ static int serve_ring(struct device *d, struct ring_consumer *c)
 		d->accesses++;
 		if (d->test_trap[0])
 			device_test_trap(d->test_trap);
-		if (!access_in_range(d, &a)) {
-			/* The core only forwards what the device claimed: this
-			 * is a broken or hostile producer. */
+		if (a.kind == RING_BAR || a.kind == RING_CONFIG) {
+			if (serve_pci(d, c, &a))
+				continue;
+		} else if (access_in_range(d, &a)) {
 			if (a.dir == RING_READ)
-				ring_complete(c, ~0ull, RING_EFAULT);
-			device_fail(d, "access to %s 0x%llx/%u outside the device's ranges",
-				    a.kind == RING_PIO ? "port" : "address",
-				    (unsigned long long)a.addr, a.size);
-			return -EPROTO;
+				ring_complete(c, d->ops->read(d, &a), RING_OK);
+			else
+				d->ops->write(d, &a);
+			continue;
 		}
+		/* The core only forwards what the device claimed: this is a
+		 * broken or hostile producer. */
 		if (a.dir == RING_READ)
-			ring_complete(c, d->ops->read(d, &a), RING_OK);
-		else
-			d->ops->write(d, &a);
+			ring_complete(c, ~0ull, RING_EFAULT);
+		device_fail(d, "access to %s 0x%llx/%u outside the device's ranges",
+			    a.kind == RING_PIO ? "port" : a.kind == RING_MMIO ? "address" : "PCI",
+			    (unsigned long long)a.addr, a.size);
+		return -EPROTO;
 	}
 	if (served)
 		ring_consumer_flush(c);
@@ -234,6 +265,7 @@ void device_release(struct device *d)
 	if (d->ops->teardown)
 		d->ops->teardown(d);
 	ring_set_unmap(&d->rings);
+	device_pci_release(d);
 	for (size_t i = 0; i < d->nfds; i++)
 		if (d->fds[i] >= 0)
 			close(d->fds[i]);

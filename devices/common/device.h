@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/common/device_pci.h"
 #include "ipc/control.h"
 #include "ipc/exit_ring.h"
 
@@ -38,6 +39,16 @@ struct device_ops {
 	void (*tick)(struct device *d);
 	/* Before the process exits: give back what the host lent (terminal). */
 	void (*teardown)(struct device *d);
+
+	/* PCI devices (setup calls device_pci_init): no fixed ranges; the core
+	 * sends accesses to their BARs (offset within the BAR, already checked
+	 * against its size) and the configuration writes, after they were
+	 * applied to the published page. */
+	bool pci;
+	uint64_t (*bar_read)(struct device *d, unsigned bar, uint64_t off, unsigned size);
+	void (*bar_write)(struct device *d, unsigned bar, uint64_t off, unsigned size,
+			  uint64_t val);
+	void (*config_written)(struct device *d, unsigned reg, unsigned size);
 };
 
 struct device_range {
@@ -57,6 +68,8 @@ struct device {
 	int irq_fds[DEVICE_MAX_IRQS];
 	bool irq_level[DEVICE_MAX_IRQS];
 	unsigned nirqs;
+
+	struct device_pci pci;
 
 	struct ring_set rings;
 	struct ring_consumer cons[RING_MAX_RINGS];

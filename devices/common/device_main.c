@@ -46,12 +46,23 @@ static int confine(struct device *d, bool sandbox)
 		sandbox_warn_disabled(d->instance);
 		return 0;
 	}
-	int keep[CONTROL_MAX_FDS + 1];
+	int keep[CONTROL_MAX_FDS + 1 + 3 + DEVICE_PCI_MAX_IOEVENTFDS + DEVICE_PCI_MAX_MSIX];
 	size_t nkeep = 0;
 	keep[nkeep++] = d->control_fd;
 	for (size_t i = 0; i < d->nfds; i++)
 		if (d->fds[i] >= 0)
 			keep[nkeep++] = d->fds[i];
+	const struct device_pci *p = &d->pci;
+	if (p->present) {
+		int one[] = {p->config_fd, p->intx_fd, p->resample_fd};
+		for (size_t i = 0; i < 3; i++)
+			if (one[i] >= 0)
+				keep[nkeep++] = one[i];
+		for (unsigned i = 0; i < p->nioev; i++)
+			keep[nkeep++] = p->ioev[i].fd;
+		for (unsigned i = 0; i < p->nmsix; i++)
+			keep[nkeep++] = p->msix_fds[i];
+	}
 	struct sandbox_opts o = {
 		.keep_fds = keep,
 		.nkeep = nkeep,
@@ -72,7 +83,17 @@ static int send_ready(struct device *d)
 	r.namespaces = ""; /* the spawner knows which it made */
 	m.msg_case = CELLVM__CONTROL__MSG_READY;
 	m.ready = &r;
-	int rc = control_send(d->control_fd, &m, NULL, 0);
+	Cellvm__PciFunction pf;
+	Cellvm__PciBar bars[DEVICE_PCI_BARS], *barp[DEVICE_PCI_BARS];
+	Cellvm__Ioeventfd io[DEVICE_PCI_MAX_IOEVENTFDS], *iop[DEVICE_PCI_MAX_IOEVENTFDS];
+	int32_t msix[DEVICE_PCI_MAX_MSIX];
+	int fds[3 + DEVICE_PCI_MAX_IOEVENTFDS + DEVICE_PCI_MAX_MSIX];
+	size_t nfds = 0;
+	if (d->pci.present) {
+		device_pci_describe(d, &pf, bars, barp, io, iop, msix, fds, &nfds);
+		r.pci = &pf;
+	}
+	int rc = control_send(d->control_fd, &m, fds, nfds);
 	if (rc < 0)
 		device_fail(d, "sending ready: %s", strerror(-rc));
 	return rc;
@@ -82,10 +103,12 @@ static int send_ready(struct device *d)
  * Returns 1 to stop, 0 to go on, -1 on error (d->err). */
 static int wait_events(struct device *d, int timeout_ms)
 {
-	struct pollfd p[2 + DEVICE_MAX_POLLFDS];
+	struct pollfd p[3 + DEVICE_MAX_POLLFDS];
 	p[0] = (struct pollfd){.fd = d->control_fd, .events = POLLIN};
 	p[1] = (struct pollfd){.fd = d->rings.doorbell_fd, .events = POLLIN};
-	int nb = d->ops->poll_fds ? d->ops->poll_fds(d, p + 2, DEVICE_MAX_POLLFDS) : 0;
+	/* INTx resampling: -1 (ignored by poll) unless the device has INTx. */
+	p[2] = (struct pollfd){.fd = d->pci.present ? d->pci.resample_fd : -1, .events = POLLIN};
+	int nb = d->ops->poll_fds ? d->ops->poll_fds(d, p + 3, DEVICE_MAX_POLLFDS) : 0;
 	uint64_t deadline = d->ops->next_deadline ? d->ops->next_deadline(d) : 0;
 	if (deadline) {
 		uint64_t now = device_now_ns();
@@ -93,7 +116,7 @@ static int wait_events(struct device *d, int timeout_ms)
 		if (timeout_ms < 0 || ms < timeout_ms)
 			timeout_ms = ms;
 	}
-	int n = poll(p, (nfds_t)(2 + nb), timeout_ms);
+	int n = poll(p, (nfds_t)(3 + nb), timeout_ms);
 	if (n < 0 && errno != EINTR) {
 		device_fail(d, "poll: %s", strerror(errno));
 		return -1;
@@ -102,8 +125,10 @@ static int wait_events(struct device *d, int timeout_ms)
 	 * rings first keeps that syscall off the waiting vCPU's path. */
 	if (n > 0 && p[1].revents & POLLIN)
 		d->doorbell_rang = true;
+	if (n > 0 && p[2].revents & POLLIN)
+		device_pci_resampled(d);
 	if (n > 0 && nb)
-		d->ops->poll_events(d, p + 2, nb);
+		d->ops->poll_events(d, p + 3, nb);
 	if (deadline && device_now_ns() >= deadline)
 		d->ops->tick(d);
 	if (n > 0 && p[0].revents) {
