@@ -10,7 +10,7 @@
 #include "proto/control.pb-c.h"
 
 #define CONTROL_MAX_MSG 65536 /* bytes of one encoded message */
-#define CONTROL_MAX_FDS 96    /* fds in one message */
+#define CONTROL_MAX_FDS 250   /* fds in one message (the kernel allows 253) */
 
 typedef Cellvm__Control ControlMsg;
 

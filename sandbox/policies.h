@@ -11,7 +11,12 @@
 extern const struct sandbox_policy sandbox_policy_uart;
 
 /* The vCPU core after its VM is built: ioctl KVM_RUN, KVM_GET_REGS and
- * KVM_GET_SREGS only. */
+ * KVM_GET_SREGS, and KVM_SET_GSI_ROUTING, KVM_IRQFD and KVM_IOEVENTFD for
+ * the guest's MSI-X and BAR programming. */
 extern const struct sandbox_policy sandbox_policy_core;
+
+/* Disk device: pread/pwrite(v), fdatasync/fsync, fallocate, ftruncate,
+ * fstat on the image fds it holds. */
+extern const struct sandbox_policy sandbox_policy_disk;
 
 #endif

@@ -70,6 +70,7 @@ struct device {
 	unsigned nirqs;
 
 	struct device_pci pci;
+	uint64_t extra_memory; /* the sandbox's memory limit grows by this (guest RAM) */
 
 	struct ring_set rings;
 	struct ring_consumer cons[RING_MAX_RINGS];

@@ -66,7 +66,7 @@ static int confine(struct device *d, bool sandbox)
 	struct sandbox_opts o = {
 		.keep_fds = keep,
 		.nkeep = nkeep,
-		.max_memory = 256ull << 20,
+		.max_memory = (256ull << 20) + d->extra_memory,
 	};
 	if (sandbox_enter(d->ops->policy, &o, d->err, sizeof(d->err)) < 0)
 		return -1;

@@ -42,6 +42,13 @@ void run_usage(FILE *f)
 		"                         unix:PATH,server listen on PATH, one client at a time\n"
 		"                         none             a port with nothing attached\n"
 		"                       without --serial: COM1 on stdio\n"
+		"  --disk PATH[,if=virtio-blk|virtio-scsi][,media=disk|cdrom][,readonly][,serial=S]\n"
+		"                       a disk image (qcow2 or raw, detected; an ISO is raw),\n"
+		"                       each served by its own sandboxed cellvm-dev-disk\n"
+		"                       process; up to 15 per interface.  Default if=virtio-scsi\n"
+		"                       (one controller, a target per disk, in order: /dev/sda..,\n"
+		"                       CD/DVD drives /dev/sr0..); virtio-blk: /dev/vda.. in order.\n"
+		"                       media=cdrom is a read-only CD/DVD drive on virtio-scsi.\n"
 		"  --on-reboot restart|stop\n"
 		"                       what a guest reboot does (default restart)\n"
 		"  --no-sandbox         run the core and devices without seccomp and\n"
@@ -112,6 +119,7 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
 		{"memory", required_argument, NULL, 'm'},
 		{"serial", required_argument, NULL, 's'},
 		{"on-reboot", required_argument, NULL, 'r'},
+		{"disk", required_argument, NULL, 'd'},
 		{"no-sandbox", no_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -166,6 +174,10 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
 				return -1;
 			}
 			cfg->serial[cfg->nserial++] = optarg;
+			break;
+		case 'd':
+			if (disk_option_parse(cfg, optarg, err, errlen) < 0)
+				return -1;
 			break;
 		case 'r':
 			if (strcmp(optarg, "restart") && strcmp(optarg, "stop")) {
@@ -223,6 +235,8 @@ static int read_file(const char *path, size_t max, uint8_t **buf, size_t *len, c
 
 int run_options_check(const struct vm_config *cfg, char *err, size_t errlen)
 {
+	if (disk_options_check(cfg, err, errlen) < 0)
+		return -1;
 	if (cfg->memory < GUEST_MIN_MEMORY || cfg->memory > GUEST_MAX_MEMORY ||
 	    cfg->memory % 4096) {
 		snprintf(err, errlen,

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "devices/uart/uart_host.h"
+#include "tools/cellvm/disks.h"
 #include "tools/cellvm/supervisor.h"
 #include "tools/common/devhost.h"
 #include "vmm-core/layout.h"
@@ -27,11 +28,18 @@ struct vmrun {
 	struct devhost core;
 	struct devhost uarts[VM_MAX_SERIAL];
 	unsigned nuarts;
+	struct devhost disks[VM_MAX_DISK_DEVICES];
+	unsigned ndisks;
+	/* every device process: the uarts, then the disks */
+	struct devhost *dev[VM_MAX_SERIAL + VM_MAX_DISK_DEVICES];
+	unsigned ndev;
 	int mem_fd, kvm_fd, kernel_fd, initrd_fd;
 	enum outcome outcome;
-	struct event *events[4 + VM_MAX_SERIAL + 1];
+	struct event *events[5 + VM_MAX_SERIAL + VM_MAX_DISK_DEVICES];
 	unsigned nevents;
 };
+
+#define MAX_DEVICES (VM_MAX_SERIAL + VM_MAX_DISK_DEVICES)
 
 static void finish(struct vmrun *r, enum outcome o)
 {
@@ -75,6 +83,25 @@ static int start_uarts(struct vmrun *r)
 	return 0;
 }
 
+/* Every device process, before the core: the core's setup carries what
+ * they declared. */
+static int start_devices(struct vmrun *r)
+{
+	int rc = start_uarts(r);
+	for (unsigned i = 0; i < r->nuarts; i++)
+		r->dev[r->ndev++] = &r->uarts[i];
+	if (rc < 0)
+		return -1;
+	rc = disks_start(r->cfg, r->mem_fd, r->disks, &r->ndisks);
+	for (unsigned i = 0; i < r->ndisks; i++)
+		r->dev[r->ndev++] = &r->disks[i];
+	if (rc < 0) {
+		fprintf(stderr, "cellvm: %s\n", r->disks[r->ndisks - 1].err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Adds fd to the list sent with the core's setup; returns its index. */
 static int32_t pass(int *fds, size_t *n, int fd)
 {
@@ -96,18 +123,25 @@ static int send_core_setup(struct vmrun *r)
 	s.initrd_fd = r->initrd_fd < 0 ? -1 : pass(fds, &nfds, r->initrd_fd);
 	s.cmdline = (char *)cfg->cmdline;
 
-	Cellvm__CoreDevice devs[VM_MAX_SERIAL], *devp[VM_MAX_SERIAL];
-	Cellvm__Rings rings[VM_MAX_SERIAL];
-	Cellvm__AddrRange *ranges[VM_MAX_SERIAL][DEVICE_MAX_RANGES];
-	Cellvm__IrqLine irqs[VM_MAX_SERIAL][DEVICE_MAX_IRQS], *irqp[VM_MAX_SERIAL][DEVICE_MAX_IRQS];
-	char names[VM_MAX_SERIAL][40];
-	for (unsigned i = 0; i < r->nuarts; i++) {
-		struct devhost *h = &r->uarts[i];
+	static Cellvm__CoreDevice devs[MAX_DEVICES], *devp[MAX_DEVICES];
+	static Cellvm__Rings rings[MAX_DEVICES];
+	static Cellvm__AddrRange *ranges[MAX_DEVICES][DEVICE_MAX_RANGES];
+	static Cellvm__IrqLine irqs[MAX_DEVICES][DEVICE_MAX_IRQS], *irqp[MAX_DEVICES][DEVICE_MAX_IRQS];
+	static Cellvm__PciFunction pci[MAX_DEVICES];
+	static Cellvm__Ioeventfd io[MAX_DEVICES][DEVICE_PCI_MAX_IOEVENTFDS];
+	static Cellvm__Ioeventfd *iop[MAX_DEVICES][DEVICE_PCI_MAX_IOEVENTFDS];
+	static int32_t msix[MAX_DEVICES][DEVICE_PCI_MAX_MSIX];
+	unsigned slot = 1;
+	for (unsigned i = 0; i < r->ndev; i++) {
+		struct devhost *h = r->dev[i];
 		cellvm__core_device__init(&devs[i]);
 		cellvm__rings__init(&rings[i]);
-		snprintf(names[i], sizeof(names[i]), "%s", h->label);
-		devs[i].name = names[i];
+		devs[i].name = h->label;
 		devs[i].model = h->model;
+		if (nfds + 2 > CONTROL_MAX_FDS) {
+			fprintf(stderr, "cellvm: more devices than one setup message carries\n");
+			return -1;
+		}
 		rings[i].memfd = pass(fds, &nfds, h->ring_memfd);
 		rings[i].count = h->nrings;
 		rings[i].entries = h->entries;
@@ -126,9 +160,19 @@ static int send_core_setup(struct vmrun *r)
 		}
 		devs[i].n_irqs = h->nirqs;
 		devs[i].irqs = irqp[i];
+		if (h->ready) {
+			if (devhost_pci_for_core(h, &pci[i], io[i], iop[i], DEVICE_PCI_MAX_IOEVENTFDS,
+						 msix[i], DEVICE_PCI_MAX_MSIX, fds, &nfds,
+						 CONTROL_MAX_FDS) < 0) {
+				fprintf(stderr, "cellvm: %s\n", h->err);
+				return -1;
+			}
+			devs[i].pci = &pci[i];
+			devs[i].pci_slot = slot++;
+		}
 		devp[i] = &devs[i];
 	}
-	s.n_devices = r->nuarts;
+	s.n_devices = r->ndev;
 	s.devices = devp;
 	ControlMsg m = CELLVM__CONTROL__INIT;
 	m.msg_case = CELLVM__CONTROL__MSG_CORE_SETUP;
@@ -202,8 +246,8 @@ static void on_device_message(evutil_socket_t fd, short what, void *arg)
 {
 	(void)what;
 	struct vmrun *r = arg;
-	for (unsigned i = 0; i < r->nuarts; i++) {
-		struct devhost *h = &r->uarts[i];
+	for (unsigned i = 0; i < r->ndev; i++) {
+		struct devhost *h = r->dev[i];
 		if (h->control_fd != fd)
 			continue;
 		ControlMsg *m;
@@ -223,9 +267,9 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	struct vmrun *r = arg;
-	char how[300];
-	for (unsigned i = 0; i < r->nuarts; i++) {
-		struct devhost *h = &r->uarts[i];
+	char how[600];
+	for (unsigned i = 0; i < r->ndev; i++) {
+		struct devhost *h = r->dev[i];
 		if (!h->exited && devhost_reap(h, 0)) {
 			devhost_describe_end(h, how, sizeof(how));
 			fprintf(stderr, "cellvm: %s; stopping the VM\n", how);
@@ -271,9 +315,9 @@ static void teardown(struct vmrun *r)
 		devhost_reap(&r->core, 2000);
 		devhost_stop(&r->core);
 	}
-	for (unsigned i = 0; i < r->nuarts; i++)
-		devhost_stop(&r->uarts[i]);
-	r->nuarts = 0;
+	for (unsigned i = 0; i < r->ndev; i++)
+		devhost_stop(r->dev[i]);
+	r->nuarts = r->ndisks = r->ndev = 0;
 	int *fds[] = {&r->mem_fd, &r->kvm_fd, &r->kernel_fd, &r->initrd_fd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0) {
@@ -316,14 +360,14 @@ static enum outcome run_once(struct vmrun *r)
 	memset(&r->core, 0, sizeof(r->core));
 	r->core.pid = -1;
 	r->core.control_fd = -1;
-	if (open_inputs(r) < 0 || start_uarts(r) < 0 || start_core(r) < 0) {
+	if (open_inputs(r) < 0 || start_devices(r) < 0 || start_core(r) < 0) {
 		teardown(r);
 		return FAILED;
 	}
 	if (watch(r, r->core.control_fd, EV_READ | EV_PERSIST, on_core_message) < 0)
 		r->outcome = FAILED;
-	for (unsigned i = 0; i < r->nuarts; i++)
-		if (watch(r, r->uarts[i].control_fd, EV_READ | EV_PERSIST, on_device_message) < 0)
+	for (unsigned i = 0; i < r->ndev; i++)
+		if (watch(r, r->dev[i]->control_fd, EV_READ | EV_PERSIST, on_device_message) < 0)
 			r->outcome = FAILED;
 	if (watch(r, SIGCHLD, EV_SIGNAL | EV_PERSIST, on_sigchld) < 0 ||
 	    watch(r, SIGINT, EV_SIGNAL | EV_PERSIST, on_stop_signal) < 0 ||

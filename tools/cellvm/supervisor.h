@@ -8,6 +8,20 @@
 #include <stdint.h>
 
 #define VM_MAX_SERIAL 4
+#define VM_MAX_DISKS_PER_IF 15 /* the seed: 15 VirtIO disks and 15 SCSI devices */
+#define VM_MAX_DISKS (2 * VM_MAX_DISKS_PER_IF)
+
+enum disk_if { DISK_IF_VIRTIO_BLK, DISK_IF_VIRTIO_SCSI };
+
+/* One --disk option. */
+struct disk_config {
+	const char *path;
+	enum disk_if iface;
+	bool cdrom;
+	bool readonly;
+	const char *serial; /* NULL: derived from the disk's name */
+	char spec_copy[4096]; /* the option, split in place */
+};
 
 struct vm_config {
 	const char *kernel;
@@ -20,7 +34,16 @@ struct vm_config {
 	bool sandbox;
 	bool restart_on_reboot;
 	const char *bin_dir; /* where cellvm-core and cellvm-dev-* are */
+	struct disk_config disks[VM_MAX_DISKS];
+	unsigned ndisks;
 };
+
+/* Parses one --disk PATH[,if=..][,media=..][,readonly][,serial=..] into
+ * cfg.  0, or -1 with err. */
+int disk_option_parse(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
+/* Checks that each disk's image opens (with its backing chain) before any
+ * process starts.  0, or -1 with err. */
+int disk_options_check(const struct vm_config *cfg, char *err, size_t errlen);
 
 /* Parses `cellvm run` options into cfg (defaults filled in).  0, 1 when
  * --help was printed, or -1 with err. */

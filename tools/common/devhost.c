@@ -28,6 +28,7 @@ void devhost_init(struct devhost *h, const char *model, const char *instance)
 	h->timeout_ns = 5000000000ull;
 	h->pid = -1;
 	h->control_fd = h->ring_memfd = h->doorbell_fd = -1;
+	h->guest_memory_fd = -1;
 }
 
 static int add_fd(struct devhost *h, int fd)
@@ -38,6 +39,18 @@ static int add_fd(struct devhost *h, int fd)
 	}
 	h->fds[h->nfds] = fd;
 	return (int)h->nfds++;
+}
+
+int devhost_pass_fd(struct devhost *h, int fd)
+{
+	if (fd < 0) {
+		snprintf(h->err, sizeof(h->err), "no fd to pass: %s", strerror(errno));
+		return -1;
+	}
+	int i = add_fd(h, fd);
+	if (i < 0)
+		close(fd);
+	return i;
 }
 
 int devhost_add_range(struct devhost *h, int kind, uint64_t addr, uint64_t size)
@@ -166,7 +179,12 @@ static int send_setup(struct devhost *h)
 	s.rings = &rings;
 	s.n_backends = h->nbackends;
 	s.backends = bp;
-	s.guest_memory_fd = -1;
+	s.guest_memory_fd = h->guest_memory_fd;
+	s.guest_memory_size = h->guest_memory_size;
+	s.n_disks = h->ndisks;
+	s.disks = h->disks;
+	s.interface = (char *)(h->interface ? h->interface : "");
+	s.queues = h->queues;
 	s.test_trap = h->test_trap;
 	ControlMsg m = CELLVM__CONTROL__INIT;
 	m.msg_case = CELLVM__CONTROL__MSG_SETUP;
@@ -202,19 +220,31 @@ int devhost_wait_ready(struct devhost *h)
 			return -1;
 		}
 		ControlMsg *m;
-		int fds[1];
+		int fds[CONTROL_MAX_FDS];
 		size_t nfds;
 		char err[200];
-		if (n < 0 || control_recv(h->control_fd, &m, fds, &nfds, 0, err, sizeof(err)) < 0) {
+		if (n < 0 || control_recv(h->control_fd, &m, fds, &nfds, CONTROL_MAX_FDS, err,
+					  sizeof(err)) < 0) {
 			char how[200];
 			devhost_reap(h, 2000);
 			devhost_describe_end(h, how, sizeof(how));
 			snprintf(h->err, sizeof(h->err), "%s before it was ready", how);
 			return -1;
 		}
+		if (m->msg_case != CELLVM__CONTROL__MSG_READY || !m->ready->pci) {
+			for (size_t i = 0; i < nfds; i++)
+				close(fds[i]);
+			nfds = 0;
+		}
 		switch (m->msg_case) {
 		case CELLVM__CONTROL__MSG_READY:
 			h->sandboxed = m->ready->sandboxed;
+			if (m->ready->pci) {
+				h->ready = m;
+				memcpy(h->ready_fds, fds, nfds * sizeof(int));
+				h->nready_fds = nfds;
+				return 0;
+			}
 			control_free(m);
 			return 0;
 		case CELLVM__CONTROL__MSG_ERROR:
@@ -328,6 +358,12 @@ int devhost_stop(struct devhost *h)
 	for (size_t i = 0; i < h->nfds; i++)
 		close(h->fds[i]);
 	h->nfds = 0;
+	for (size_t i = 0; i < h->nready_fds; i++)
+		close(h->ready_fds[i]);
+	h->nready_fds = 0;
+	if (h->ready)
+		control_free(h->ready);
+	h->ready = NULL;
 	return rc;
 }
 
@@ -350,4 +386,55 @@ int devhost_find_binary(const char *model, char *path, size_t len)
 	if (n < 0 || (size_t)n >= len)
 		return -1;
 	return access(path, X_OK) == 0 ? 0 : -1;
+}
+
+/* One of the Ready message's fd indices, passed on to the core's list. */
+static int32_t relay_fd(struct devhost *h, int32_t idx, int *fds, size_t *nfds, size_t max,
+			bool *bad)
+{
+	if (idx < 0)
+		return -1;
+	if ((size_t)idx >= h->nready_fds || *nfds >= max) {
+		*bad = true;
+		return -1;
+	}
+	fds[*nfds] = h->ready_fds[idx];
+	return (int32_t)(*nfds)++;
+}
+
+int devhost_pci_for_core(struct devhost *h, Cellvm__PciFunction *out, Cellvm__Ioeventfd *io,
+			 Cellvm__Ioeventfd **iop, size_t niomax, int32_t *msix, size_t nmsixmax,
+			 int *fds, size_t *nfds, size_t max)
+{
+	const Cellvm__PciFunction *p = h->ready ? h->ready->ready->pci : NULL;
+	if (!p || p->n_ioeventfds > niomax || p->n_msix_fds > nmsixmax) {
+		snprintf(h->err, sizeof(h->err), "%s declared no usable PCI function", h->label);
+		return -1;
+	}
+	bool bad = false;
+	cellvm__pci_function__init(out);
+	out->config_fd = relay_fd(h, p->config_fd, fds, nfds, max, &bad);
+	out->n_bars = p->n_bars;
+	out->bars = p->bars;
+	for (size_t i = 0; i < p->n_ioeventfds; i++) {
+		io[i] = *p->ioeventfds[i];
+		io[i].fd = relay_fd(h, io[i].fd, fds, nfds, max, &bad);
+		iop[i] = &io[i];
+	}
+	out->n_ioeventfds = p->n_ioeventfds;
+	out->ioeventfds = iop;
+	out->intx_fd = relay_fd(h, p->intx_fd, fds, nfds, max, &bad);
+	out->intx_resample_fd = relay_fd(h, p->intx_resample_fd, fds, nfds, max, &bad);
+	for (size_t i = 0; i < p->n_msix_fds; i++)
+		msix[i] = relay_fd(h, p->msix_fds[i], fds, nfds, max, &bad);
+	out->n_msix_fds = p->n_msix_fds;
+	out->msix_fds = msix;
+	if (bad) {
+		snprintf(h->err, sizeof(h->err),
+			 "%s: its PCI function names fds it did not send, or the VM has more "
+			 "fds than one message carries (%zu)",
+			 h->label, max);
+		return -1;
+	}
+	return 0;
 }

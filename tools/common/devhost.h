@@ -16,7 +16,7 @@
 struct devhost {
 	/* what the caller fills in, directly or through the helpers below */
 	char model[16];     /* "uart" */
-	char label[40];     /* for messages: "cellvm-dev-uart (com1)" */
+	char label[320];    /* for messages: "cellvm-dev-uart (com1)" */
 	char instance[32];  /* "com1" */
 	unsigned nrings;    /* vCPUs; default 1 */
 	unsigned entries;   /* per ring; default RING_DEFAULT_ENTRIES */
@@ -35,6 +35,13 @@ struct devhost {
 	size_t nbackends;
 	int fds[CONTROL_MAX_FDS]; /* sent with the setup; closed after */
 	size_t nfds;
+	/* disk devices: the images (fd fields index fds), interface, queues */
+	Cellvm__DiskImage **disks;
+	size_t ndisks;
+	const char *interface;
+	unsigned queues;
+	int guest_memory_fd; /* index into fds, or -1 */
+	uint64_t guest_memory_size;
 
 	/* what devhost_start makes */
 	pid_t pid;
@@ -46,13 +53,21 @@ struct devhost {
 	struct ring_producer prod[RING_MAX_RINGS];
 	bool exited;
 	int wstatus;
-	char err[320];
+	char err[640];
+	/* A PCI device's Ready: its function and the fds that came with it
+	 * (what the core needs), kept until devhost_stop. */
+	ControlMsg *ready;
+	int ready_fds[CONTROL_MAX_FDS];
+	size_t nready_fds;
 };
 
 void devhost_init(struct devhost *h, const char *model, const char *instance);
 /* Each returns 0, or -1 with h->err. */
 int devhost_add_range(struct devhost *h, int kind, uint64_t addr, uint64_t size);
 int devhost_add_irq(struct devhost *h, uint32_t gsi);
+/* Adds FD (now owned by the devhost) to the fds sent with the setup;
+ * returns its index, or -1 with h->err. */
+int devhost_pass_fd(struct devhost *h, int fd);
 /* Takes ownership of in_fd/out_fd (-1 for none). */
 int devhost_add_backend(struct devhost *h, Cellvm__Backend__Kind kind, int in_fd, int out_fd,
 			const char *desc);
@@ -66,6 +81,14 @@ int devhost_start(struct devhost *h, const char *binary, bool sandbox);
  * vCPU core): spawn, then (after the caller sent its setup) wait for Ready. */
 int devhost_spawn(struct devhost *h, const char *binary, bool sandbox);
 int devhost_wait_ready(struct devhost *h);
+
+/* For the core's setup: the PCI function the device declared in its
+ * Ready, with its fds appended to fds[*nfds..] (at most max in all) and
+ * the indices renumbered to match.  The arrays must hold the function's
+ * ioeventfds and MSI-X vectors.  0, or -1 with h->err. */
+int devhost_pci_for_core(struct devhost *h, Cellvm__PciFunction *out, Cellvm__Ioeventfd *io,
+			 Cellvm__Ioeventfd **iop, size_t niomax, int32_t *msix, size_t nmsixmax,
+			 int *fds, size_t *nfds, size_t max);
 
 /* Receives and prints (to stderr, prefixed) any log or error messages the
  * device sent, without blocking.  Returns -1 if the channel is gone. */

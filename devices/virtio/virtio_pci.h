@@ -1,0 +1,82 @@
+/* The virtio 1.x PCI transport (modern only) for a device process: the
+ * vendor capabilities, the common configuration, the ISR, the notification
+ * area (each queue's notifications arrive by ioeventfd straight at a thread
+ * of ours serving that queue), MSI-X or INTx interrupts, and reset.  A
+ * device model (virtio-blk, virtio-scsi) supplies a struct virtio_model and
+ * sees only requests as iovecs into guest RAM.
+ *
+ * Layout: BAR 1 (4 KiB) holds the MSI-X table and PBA, which the core
+ * emulates; BAR 4 (64-bit, 16 KiB) holds common config at 0x0000, ISR at
+ * 0x1000, device config at 0x2000, and notifications at 0x3000 + 4 * queue.
+ * Not offered: the PCI configuration access capability (Linux does not use
+ * it), packed rings, notification data. */
+#ifndef CELLVM_DEVICES_VIRTIO_VIRTIO_PCI_H
+#define CELLVM_DEVICES_VIRTIO_VIRTIO_PCI_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "devices/common/device.h"
+#include "devices/virtio/guest_mem.h"
+#include "devices/virtio/virtqueue.h"
+
+#define VIRTIO_PCI_MAX_QUEUES 32
+#define VIRTIO_PCI_MAX_CONFIG 256
+#define VIRTIO_F_VERSION_1 32
+
+struct virtio_model {
+	const char *name;     /* for messages: "virtio-blk" */
+	uint16_t device_id;   /* virtio device id: 2 block, 8 SCSI */
+	uint32_t pci_class;   /* base << 16 | sub << 8 | prog-if */
+	uint64_t features;    /* device-type feature bits */
+	unsigned num_queues;
+	uint16_t queue_max;   /* largest queue size offered */
+	uint32_t unserved;    /* queues whose buffers the model keeps (events) */
+	unsigned config_size; /* bytes of device configuration */
+	/* The whole device configuration, little-endian, into cfg. */
+	void (*config_read)(void *ctx, uint8_t *cfg);
+	void (*config_write)(void *ctx, unsigned off, const void *buf, unsigned len);
+	/* One request of queue Q; returns the bytes written into IN.  Called
+	 * on that queue's thread; queues run concurrently. */
+	uint32_t (*handle)(void *ctx, unsigned q, const struct iovec *out, unsigned out_num,
+			   const struct iovec *in, unsigned in_num);
+	void (*reset)(void *ctx); /* the driver reset the device */
+};
+
+struct virtio_pci_queue {
+	struct virtio_pci *vp;
+	unsigned index;
+	pthread_mutex_t lock; /* held while the queue is served or changed */
+	struct virtqueue vq;
+	uint16_t size, vector;
+	uint64_t desc, driver, device;
+	int kick_fd;
+	pthread_t thread;
+	struct iovec *out, *in;
+};
+
+struct virtio_pci {
+	struct device *d;
+	const struct virtio_model *model;
+	void *ctx;
+	struct guest_mem mem;
+	pthread_mutex_t lock; /* the common configuration */
+	uint32_t dfselect, gfselect;
+	uint64_t driver_features;
+	uint8_t status, generation;
+	uint16_t config_vector, queue_select;
+	uint8_t isr; /* atomic */
+	struct virtio_pci_queue q[VIRTIO_PCI_MAX_QUEUES];
+};
+
+/* Maps guest RAM from the setup, declares the PCI function and starts one
+ * thread per served queue.  0, or -1 with device_fail(). */
+int virtio_pci_init(struct virtio_pci *vp, struct device *d, const Cellvm__Setup *s,
+		    const struct virtio_model *m, void *ctx);
+uint64_t virtio_pci_bar_read(struct virtio_pci *vp, unsigned bar, uint64_t off, unsigned size);
+void virtio_pci_bar_write(struct virtio_pci *vp, unsigned bar, uint64_t off, unsigned size,
+			  uint64_t val);
+
+#endif
