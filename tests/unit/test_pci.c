@@ -150,6 +150,71 @@ static void test_bar_refusals(void **state)
 	assert_int_equal(pci_function_set_bar(&f, 0, 1ull << 32, PCI_BAR_MEM64), 0);
 }
 
+/* A device process's function: the bytes the core owns come from the core,
+ * the rest from the device's page; writes are handed back for the device;
+ * BAR programming moves where the function decodes. */
+static void test_device_function(void **state)
+{
+	(void)state;
+	struct pci_bus b;
+	pci_bus_init(&b);
+	static uint8_t page[PCI_CONFIG_SIZE];
+	memset(page, 0, sizeof(page));
+	page[0] = 0xf4, page[1] = 0x1a, page[2] = 0x42, page[3] = 0x10; /* 1af4:1042 */
+	page[0x10] = 0xee; /* a BAR byte the device must not be able to set */
+	page[0x40] = 0x11;
+	struct pci_function *f = &b.slot[3];
+	memset(f, 0, sizeof(*f));
+	f->page = page;
+	f->device = 0;
+	f->wmask[PCI_CFG_COMMAND] = PCI_CMD_MEMORY;
+	assert_int_equal(pci_function_set_bar(f, 4, 0x4000, PCI_BAR_MEM64), 0);
+	f->present = true;
+	assert_int_equal(rd(&b, 3, 0x00, 4), 0x10421af4u);
+	assert_int_equal(rd(&b, 3, 0x40, 1), 0x11);
+	assert_int_equal(rd(&b, 3, 0x10, 4), 0); /* ours, not the page's */
+	assert_int_equal(rd(&b, 3, 0x20, 4), PCI_BAR_MEM64);
+
+	/* A write to a device byte goes back to the caller for the device. */
+	struct pci_write w;
+	uint32_t a = cfg_addr(0, 3, 0, 0x40), v = 0x8000;
+	acc(&b, PORT_PCI_ADDRESS, true, 4, &a);
+	assert_int_equal(pci_port_access(&b, PORT_PCI_DATA + 2, true, 2, &v, &w), PCI_DEVICE_WRITE);
+	assert_int_equal(w.slot, 3);
+	assert_int_equal(w.reg, 0x42);
+	assert_int_equal(w.size, 2);
+	assert_int_equal(w.val, 0x8000);
+	assert_false(w.decode_changed);
+
+	/* Program the 64-bit BAR and enable memory decoding. */
+	a = cfg_addr(0, 3, 0, 0x20);
+	acc(&b, PORT_PCI_ADDRESS, true, 4, &a);
+	v = 0xc0004000;
+	assert_int_equal(pci_port_access(&b, PORT_PCI_DATA, true, 4, &v, &w), PCI_DEVICE_WRITE);
+	assert_true(w.decode_changed);
+	assert_int_equal(pci_function_decode(&b, 3), 0); /* decoding still off */
+	unsigned slot, bar;
+	uint64_t off;
+	assert_false(pci_bar_lookup(&b, 2 /* RING_MMIO */, 0xc0004010, 4, &slot, &bar, &off));
+	wr(&b, 3, PCI_CFG_COMMAND, 2, PCI_CMD_MEMORY);
+	assert_int_equal(pci_function_decode(&b, 3), 1u << 4);
+	assert_true(pci_bar_lookup(&b, 2, 0xc0004010, 4, &slot, &bar, &off));
+	assert_int_equal(slot, 3);
+	assert_int_equal(bar, 4);
+	assert_int_equal(off, 0x10);
+	assert_false(pci_bar_lookup(&b, 2, 0xc0007ffe, 4, &slot, &bar, &off)); /* crosses the end */
+	assert_false(pci_bar_lookup(&b, 1 /* RING_PIO */, 0xc0004010, 4, &slot, &bar, &off));
+	/* Moved above 4 GiB by the high dword. */
+	wr(&b, 3, 0x24, 4, 0x1);
+	assert_int_equal(pci_function_decode(&b, 3), 1u << 4);
+	assert_false(pci_bar_lookup(&b, 2, 0xc0004010, 4, &slot, &bar, &off));
+	assert_true(pci_bar_lookup(&b, 2, 0x1c0004010ull, 4, &slot, &bar, &off));
+	/* Decoding off again: nothing decodes. */
+	wr(&b, 3, PCI_CFG_COMMAND, 2, 0);
+	assert_int_equal(pci_function_decode(&b, 3), 1u << 4);
+	assert_false(pci_bar_lookup(&b, 2, 0x1c0004010ull, 4, &slot, &bar, &off));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -159,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_read_only_fields_keep),
 		cmocka_unit_test(test_bar_sizing),
 		cmocka_unit_test(test_bar_refusals),
+		cmocka_unit_test(test_device_function),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
