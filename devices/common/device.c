@@ -169,13 +169,13 @@ static bool access_in_range(const struct device *d, const struct exit_access *a)
 
 /* A PCI access: to a BAR the device declared, or a configuration write
  * (or the read-back that follows one).  false if it is neither. */
-static bool serve_pci(struct device *d, struct ring_consumer *c, const struct exit_access *a)
+static bool serve_pci(struct device *d, const struct exit_access *a, uint64_t *val)
 {
 	if (!d->pci.present)
 		return false;
 	if (a->kind == RING_CONFIG) {
 		if (a->dir == RING_READ) {
-			ring_complete(c, device_pci_config_read(d, (unsigned)a->addr, a->size), RING_OK);
+			*val = device_pci_config_read(d, (unsigned)a->addr, a->size);
 		} else {
 			device_pci_config_write(d, (unsigned)a->addr, a->size, (uint32_t)a->data);
 			if (d->ops->config_written)
@@ -188,10 +188,31 @@ static bool serve_pci(struct device *d, struct ring_consumer *c, const struct ex
 	if (a->kind != RING_BAR || off >= size || a->size > size - off)
 		return false;
 	if (a->dir == RING_READ)
-		ring_complete(c, d->ops->bar_read(d, bar, off, a->size), RING_OK);
+		*val = d->ops->bar_read(d, bar, off, a->size);
 	else
 		d->ops->bar_write(d, bar, off, a->size, a->data);
 	return true;
+}
+
+int device_access(struct device *d, const struct exit_access *a, uint64_t *val)
+{
+	*val = ~0ull;
+	if (a->kind == RING_BAR || a->kind == RING_CONFIG) {
+		if (serve_pci(d, a, val))
+			return 0;
+	} else if (access_in_range(d, a)) {
+		if (a->dir == RING_READ)
+			*val = d->ops->read(d, a);
+		else
+			d->ops->write(d, a);
+		return 0;
+	}
+	/* The core only forwards what the device claimed: this is a broken
+	 * or hostile producer. */
+	device_fail(d, "access to %s 0x%llx/%u outside the device's ranges",
+		    a->kind == RING_PIO ? "port" : a->kind == RING_MMIO ? "address" : "PCI",
+		    (unsigned long long)a->addr, a->size);
+	return -1;
 }
 
 static int serve_ring(struct device *d, struct ring_consumer *c)
@@ -204,24 +225,12 @@ static int serve_ring(struct device *d, struct ring_consumer *c)
 		d->accesses++;
 		if (d->test_trap[0])
 			device_test_trap(d->test_trap);
-		if (a.kind == RING_BAR || a.kind == RING_CONFIG) {
-			if (serve_pci(d, c, &a))
-				continue;
-		} else if (access_in_range(d, &a)) {
-			if (a.dir == RING_READ)
-				ring_complete(c, d->ops->read(d, &a), RING_OK);
-			else
-				d->ops->write(d, &a);
-			continue;
-		}
-		/* The core only forwards what the device claimed: this is a
-		 * broken or hostile producer. */
+		uint64_t val;
+		int bad = device_access(d, &a, &val);
 		if (a.dir == RING_READ)
-			ring_complete(c, ~0ull, RING_EFAULT);
-		device_fail(d, "access to %s 0x%llx/%u outside the device's ranges",
-			    a.kind == RING_PIO ? "port" : a.kind == RING_MMIO ? "address" : "PCI",
-			    (unsigned long long)a.addr, a.size);
-		return -EPROTO;
+			ring_complete(c, val, bad ? RING_EFAULT : RING_OK);
+		if (bad)
+			return -EPROTO;
 	}
 	if (served)
 		ring_consumer_flush(c);

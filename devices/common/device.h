@@ -95,6 +95,10 @@ int device_setup(struct device *d, const ControlMsg *m, int *fds, size_t nfds);
 /* Serves every ring until all are empty.  Returns how many entries it
  * served, or -EPROTO with d->err set. */
 int device_serve_rings(struct device *d);
+/* One validated access, as a ring entry brings it: to a range, a BAR or
+ * configuration space.  0 with *val the answer to a read, or -1 with
+ * d->err when the device has no such address (a protocol error). */
+int device_access(struct device *d, const struct exit_access *a, uint64_t *val);
 /* Handles one control message.  1 when told to shut down, 0 to go on,
  * -1 with d->err on a protocol error. */
 int device_handle_control(struct device *d, const ControlMsg *m);

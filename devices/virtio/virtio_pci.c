@@ -101,6 +101,12 @@ static void serve_queue(struct virtio_pci_queue *q)
 		needs_reset(vp, q);
 }
 
+void virtio_pci_serve_queue(struct virtio_pci *vp, unsigned q)
+{
+	if (q < vp->model->num_queues && !(vp->model->unserved & (1u << q)))
+		serve_queue(&vp->q[q]);
+}
+
 static void *queue_thread(void *arg)
 {
 	struct virtio_pci_queue *q = arg;
@@ -402,7 +408,8 @@ int virtio_pci_init(struct virtio_pci *vp, struct device *d, const Cellvm__Setup
 			continue;
 		q->out = calloc(VQ_MAX_SEGS, sizeof(*q->out));
 		q->in = calloc(VQ_MAX_SEGS, sizeof(*q->in));
-		if (!q->out || !q->in || pthread_create(&q->thread, NULL, queue_thread, q) != 0) {
+		if (!q->out || !q->in ||
+		    (!m->inline_queues && pthread_create(&q->thread, NULL, queue_thread, q) != 0)) {
 			device_fail(d, "%s: cannot start the thread of queue %u", m->name, i);
 			return -1;
 		}

@@ -43,6 +43,9 @@ struct virtio_model {
 	uint32_t (*handle)(void *ctx, unsigned q, const struct iovec *out, unsigned out_num,
 			   const struct iovec *in, unsigned in_num);
 	void (*reset)(void *ctx); /* the driver reset the device */
+	/* Tests and fuzzing: no queue threads; the caller serves queues with
+	 * virtio_pci_serve_queue, deterministically. */
+	bool inline_queues;
 };
 
 struct virtio_pci_queue {
@@ -78,5 +81,8 @@ int virtio_pci_init(struct virtio_pci *vp, struct device *d, const Cellvm__Setup
 uint64_t virtio_pci_bar_read(struct virtio_pci *vp, unsigned bar, uint64_t off, unsigned size);
 void virtio_pci_bar_write(struct virtio_pci *vp, unsigned bar, uint64_t off, unsigned size,
 			  uint64_t val);
+
+/* Serves queue Q now, on the calling thread (see inline_queues). */
+void virtio_pci_serve_queue(struct virtio_pci *vp, unsigned q);
 
 #endif
