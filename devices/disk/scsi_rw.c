@@ -15,6 +15,7 @@ static void decode_lba(const uint8_t *c, uint64_t *lba, uint64_t *count)
 		*count = c[4] ? c[4] : 256;
 		break;
 	case 1: /* 10-byte */
+	case 2:
 		*lba = get_be32(c + 2);
 		*count = get_be16(c + 7);
 		break;
