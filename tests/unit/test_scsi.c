@@ -996,6 +996,54 @@ static void test_cdrom_no_medium(void **state)
 	assert_int_equal(buf[0], 0x05);
 }
 
+/* A qcow2 image: I/O, unmap granularity from the cluster size, and
+ * WRITE SAME with UNMAP reading back zeroes. */
+static void test_qcow2_backed(void **state)
+{
+	(void)state;
+	char path[256], err[256];
+	struct scsi_lun l;
+	struct scsi_req r;
+	uint8_t cdb[16], buf[256];
+	enum { BYTES = 256 * 512 };
+	uint8_t *data = malloc(BYTES), *rd = malloc(BYTES), *zero = calloc(1, BYTES);
+
+	tmp_path(path, sizeof(path), "scsiq");
+	assert_int_equal(create_qcow2(path, 4 << 20, 65536, 3, 16), 0);
+	struct image *img = open_or_die(path, NULL);
+	assert_non_null(img);
+	assert_int_equal(scsi_lun_init(&l, img, SCSI_MEDIA_DISK, false, "Q", err, sizeof(err)), 0);
+	uint8_t inq[6] = { 0x12, 0x01, 0xb0, 0, 255, 0 };
+	run(&l, &r, inq, 6, buf, sizeof(buf), NULL, 0);
+	assert_good(&r);
+	assert_int_equal(be32(buf + 28), 65536 / 512);
+
+	fill_pattern(data, BYTES, 31);
+	cdb16(cdb, 0x8a, 128, 256);
+	run(&l, &r, cdb, 16, NULL, 0, data, BYTES);
+	assert_good(&r);
+	cdb16(cdb, 0x88, 128, 256);
+	run(&l, &r, cdb, 16, rd, BYTES, NULL, 0);
+	assert_good(&r);
+	assert_memory_equal(rd, data, BYTES);
+	/* Unmap one whole cluster and a part of the next. */
+	cdb16(cdb, 0x93, 128, 200);
+	cdb[1] = 0x08;
+	run(&l, &r, cdb, 16, NULL, 0, zero, 512);
+	assert_good(&r);
+	cdb16(cdb, 0x88, 128, 256);
+	run(&l, &r, cdb, 16, rd, BYTES, NULL, 0);
+	assert_good(&r);
+	assert_memory_equal(rd, zero, 200 * 512);
+	assert_memory_equal(rd + 200 * 512, data + 200 * 512, 56 * 512);
+	assert_int_equal(image_close(img), 0);
+	assert_int_equal(qemu_check(path), 0);
+	unlink(path);
+	free(data);
+	free(rd);
+	free(zero);
+}
+
 /* --- threads --------------------------------------------------------------- */
 
 struct worker {
@@ -1064,6 +1112,7 @@ int main(void)
 		cmocka_unit_test(test_medium_errors),
 		cmocka_unit_test(test_cdrom),
 		cmocka_unit_test(test_cdrom_no_medium),
+		cmocka_unit_test(test_qcow2_backed),
 		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -86,7 +86,8 @@ static void build(struct fx *f, uint8_t target, uint16_t lun, const uint8_t *cdb
 	p[3] = (uint8_t)lun;
 	p[8] = 0x42; /* tag */
 	memcpy(p + 19, cdb, cdb_len);
-	memcpy(p + 19 + cdb_size, dout, dout_len);
+	if (dout_len)
+		memcpy(p + 19 + cdb_size, dout, dout_len);
 	f->req_len = 19 + cdb_size + dout_len;
 }
 
