@@ -466,6 +466,19 @@ static void test_bad_ranges(void **state)
 		assert_int_equal(do_dwz(&d.b, VIRTIO_BLK_T_DISCARD, &s, 1, NULL),
 				 VIRTIO_BLK_S_IOERR);
 	}
+	/* refused by vblk itself, not left to the image's own bounds checks */
+	for (unsigned i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+		uint8_t req[16 + 1024], st = 0xff;
+		struct vblk_result res;
+		put_hdr(req, VIRTIO_BLK_T_OUT, big[i]);
+		struct iovec ov = { req, sizeof(req) }, iv = { &st, 1 };
+		assert_int_equal(vblk_handle_res(&d.b, &ov, 1, &iv, 1, &res), 1);
+		assert_int_equal(st, VIRTIO_BLK_S_IOERR);
+		assert_int_equal(res.status, VIRTIO_BLK_S_IOERR);
+		assert_int_equal(res.type, VIRTIO_BLK_T_OUT);
+		assert_int_equal(res.err, 0);
+		assert_string_equal(res.why, "sector range beyond the capacity");
+	}
 	/* not a multiple of 512, including a partial sector split across segments */
 	assert_int_equal(do_write(&d.b, 0, buf, 513, NULL), VIRTIO_BLK_S_IOERR);
 	assert_int_equal(do_write(&d.b, 0, buf, 100, NULL), VIRTIO_BLK_S_IOERR);
@@ -570,6 +583,49 @@ static void test_bad_discard(void **state)
 	assert_int_equal(do_dwz(&d.b, VIRTIO_BLK_T_WRITE_ZEROES, &u, 1, NULL), VIRTIO_BLK_S_OK);
 	assert_unchanged(&d, model);
 	free(model);
+	disk_free(&d);
+}
+
+/* The per-segment limit of discard and write zeroes, on a disk large
+ * enough that it is the only thing wrong (a sparse raw file). */
+static void test_discard_segment_limit(void **state)
+{
+	(void)state;
+	struct disk d = { 0 };
+	char err[512];
+	const char *tmp = getenv("TMPDIR");
+	snprintf(d.dir, sizeof(d.dir), "%s/cellvm-vblk-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(d.dir));
+	snprintf(d.path, sizeof(d.path), "%s/big.raw", d.dir);
+	uint64_t size = 2ull * VBLK_MAX_DISCARD_SECTORS * 512 + (1 << 20);
+	struct image_create_options o = { .format = IMAGE_FORMAT_RAW, .size = size };
+	assert_int_equal(image_create(d.path, &o, err, sizeof(err)), 0);
+	disk_open(&d, IMAGE_FORMAT_RAW, false, false);
+	uint8_t buf[512], rd[512];
+	memset(buf, 0x5c, sizeof(buf));
+	uint64_t probe = VBLK_MAX_DISCARD_SECTORS; /* the first sector past the limit */
+	assert_int_equal(do_write(&d.b, probe, buf, 512, NULL), VIRTIO_BLK_S_OK);
+
+	struct dwz over = { 0, VBLK_MAX_DISCARD_SECTORS + 1, 0 };
+	assert_int_equal(do_dwz(&d.b, VIRTIO_BLK_T_DISCARD, &over, 1, NULL), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(do_dwz(&d.b, VIRTIO_BLK_T_WRITE_ZEROES, &over, 1, NULL),
+			 VIRTIO_BLK_S_IOERR);
+	over.flags = VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+	assert_int_equal(do_dwz(&d.b, VIRTIO_BLK_T_WRITE_ZEROES, &over, 1, NULL),
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(do_read(&d.b, probe, rd, 512, NULL), VIRTIO_BLK_S_OK);
+	assert_memory_equal(rd, buf, 512);
+	/* exactly the limit is fine and stops short of the probe */
+	struct dwz at = { 0, VBLK_MAX_DISCARD_SECTORS, 0 };
+	assert_int_equal(do_dwz(&d.b, VIRTIO_BLK_T_WRITE_ZEROES, &at, 1, NULL), VIRTIO_BLK_S_OK);
+	assert_int_equal(do_dwz(&d.b, VIRTIO_BLK_T_DISCARD, &at, 1, NULL), VIRTIO_BLK_S_OK);
+	assert_int_equal(do_read(&d.b, probe, rd, 512, NULL), VIRTIO_BLK_S_OK);
+	assert_memory_equal(rd, buf, 512);
+	/* and the limit applies to the second segment of several */
+	struct dwz two[2] = { { probe, 1, 0 }, { probe + 8, VBLK_MAX_DISCARD_SECTORS + 1, 0 } };
+	assert_int_equal(do_dwz(&d.b, VIRTIO_BLK_T_WRITE_ZEROES, two, 2, NULL), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(do_read(&d.b, probe, rd, 512, NULL), VIRTIO_BLK_S_OK);
+	assert_memory_equal(rd, buf, 512);
 	disk_free(&d);
 }
 
@@ -808,6 +864,7 @@ int main(void)
 		cmocka_unit_test(test_discard_zeroes_qcow2),
 		cmocka_unit_test(test_bad_ranges),
 		cmocka_unit_test(test_bad_discard),
+		cmocka_unit_test(test_discard_segment_limit),
 		cmocka_unit_test(test_readonly),
 		cmocka_unit_test(test_config_and_features),
 		cmocka_unit_test(test_threads),
