@@ -163,6 +163,7 @@ static int setup_scsi(struct device *d, const Cellvm__Setup *s, struct disk_dev 
 	}
 	unsigned nq = queues_wanted(s);
 	vscsi_init(&dd->ctl, nq);
+	dd->ctl.seg_max = QUEUE_SIZE - 2; /* the header and the response take two */
 	for (size_t i = 0; i < s->n_disks; i++) {
 		const Cellvm__DiskImage *di = s->disks[i];
 		bool cd = di->media == CELLVM__DISK_IMAGE__MEDIA__CDROM;
