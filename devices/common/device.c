@@ -44,6 +44,16 @@ int device_fd(struct device *d, int32_t index, const char *what)
 	return d->fds[index];
 }
 
+int device_keep_fd(struct device *d, int fd)
+{
+	if (d->nmodel_fds == DEVICE_MAX_MODEL_FDS) {
+		device_fail(d, "more than %d fds to keep", DEVICE_MAX_MODEL_FDS);
+		return -1;
+	}
+	d->model_fds[d->nmodel_fds++] = fd;
+	return 0;
+}
+
 void device_set_irq(struct device *d, unsigned line, bool level)
 {
 	if (line >= d->nirqs)

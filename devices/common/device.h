@@ -17,6 +17,7 @@
 #define DEVICE_MAX_RANGES 8
 #define DEVICE_MAX_IRQS 8
 #define DEVICE_MAX_POLLFDS 8
+#define DEVICE_MAX_MODEL_FDS 64
 
 struct device;
 struct sandbox_policy;
@@ -71,6 +72,10 @@ struct device {
 
 	struct device_pci pci;
 	uint64_t extra_memory; /* the sandbox's memory limit grows by this (guest RAM) */
+	/* fds a model opened or duplicated at setup (owned by the model) that
+	 * must survive confinement */
+	int model_fds[DEVICE_MAX_MODEL_FDS];
+	unsigned nmodel_fds;
 
 	struct ring_set rings;
 	struct ring_consumer cons[RING_MAX_RINGS];
@@ -106,6 +111,9 @@ void device_release(struct device *d);
 
 /* For models: the fd a Setup field names, or -1 with device_fail(). */
 int device_fd(struct device *d, int32_t index, const char *what);
+/* For models, at setup: FD (the model's) stays open in the sandbox.  -1
+ * with device_fail() when there are too many. */
+int device_keep_fd(struct device *d, int fd);
 /* For models: records why setup failed. */
 void device_fail(struct device *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* For models: logs through the control channel (stderr before setup). */

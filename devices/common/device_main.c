@@ -46,12 +46,15 @@ static int confine(struct device *d, bool sandbox)
 		sandbox_warn_disabled(d->instance);
 		return 0;
 	}
-	int keep[CONTROL_MAX_FDS + 1 + 3 + DEVICE_PCI_MAX_IOEVENTFDS + DEVICE_PCI_MAX_MSIX];
+	int keep[CONTROL_MAX_FDS + 1 + 3 + DEVICE_PCI_MAX_IOEVENTFDS + DEVICE_PCI_MAX_MSIX +
+		 DEVICE_MAX_MODEL_FDS];
 	size_t nkeep = 0;
 	keep[nkeep++] = d->control_fd;
 	for (size_t i = 0; i < d->nfds; i++)
 		if (d->fds[i] >= 0)
 			keep[nkeep++] = d->fds[i];
+	for (unsigned i = 0; i < d->nmodel_fds; i++)
+		keep[nkeep++] = d->model_fds[i];
 	const struct device_pci *p = &d->pci;
 	if (p->present) {
 		int one[] = {p->config_fd, p->intx_fd, p->resample_fd};

@@ -29,6 +29,7 @@ struct disk_dev {
 	struct vblk blk;
 	struct vscsi ctl;
 	struct scsi_lun lun[VSCSI_MAX_TARGETS];
+	unsigned errors_logged;
 };
 
 static struct disk_dev disk;
@@ -40,11 +41,21 @@ static void blk_config_read(void *ctx, uint8_t *cfg)
 	vblk_config(&((struct disk_dev *)ctx)->blk, cfg);
 }
 
+#define ERRORS_LOGGED 8
+
 static uint32_t blk_handle(void *ctx, unsigned q, const struct iovec *out, unsigned out_num,
 			   const struct iovec *in, unsigned in_num)
 {
 	(void)q;
-	return vblk_handle(&((struct disk_dev *)ctx)->blk, out, out_num, in, in_num);
+	struct disk_dev *dd = ctx;
+	struct vblk_result res;
+	uint32_t len = vblk_handle_res(&dd->blk, out, out_num, in, in_num, &res);
+	/* Image errors are the host's problem: say so, a few times. */
+	if (res.err && __atomic_fetch_add(&dd->errors_logged, 1, __ATOMIC_RELAXED) < ERRORS_LOGGED)
+		device_log(dd->vp.d, CELLVM__LOG__LEVEL__ERROR, "request type %u: %s: %s%s",
+			   res.type, res.why ? res.why : "failed", image_error(dd->img[0]),
+			   dd->errors_logged == ERRORS_LOGGED ? " (no more of these are logged)" : "");
+	return len;
 }
 
 static void scsi_config_read(void *ctx, uint8_t *cfg)
@@ -89,7 +100,12 @@ static int open_backing(void *ctx, const char *name, const char *child, bool wri
 		if (strcmp(b->name, name) || strcmp(b->child, child))
 			continue;
 		int fd = device_fd(o->d, b->fd, "a backing file");
-		return fd < 0 ? -1 : dup(fd); /* the image owns what we return */
+		int dfd = fd < 0 ? -1 : dup(fd); /* the image owns what we return */
+		if (dfd >= 0 && device_keep_fd(o->d, dfd) < 0) {
+			close(dfd);
+			return -1;
+		}
+		return dfd;
 	}
 	device_log(o->d, CELLVM__LOG__LEVEL__ERROR, "no backing file '%s' (of %s) was passed",
 		   name, child);
@@ -108,10 +124,13 @@ static int open_image(struct device *d, const Cellvm__DiskImage *di, struct imag
 		.opener_ctx = &o,
 	};
 	int dfd = dup(fd); /* the image owns its fd; ours is closed at exit */
+	if (dfd < 0 || device_keep_fd(d, dfd) < 0) {
+		device_fail(d, "%s: cannot keep its fd", di->path);
+		return -1;
+	}
 	char err[256];
-	int rc = dfd < 0 ? -1 : image_open_fd(dfd, di->path, &opts, img, err, sizeof(err));
-	if (rc < 0) {
-		device_fail(d, "%s", dfd < 0 ? "dup failed" : err);
+	if (image_open_fd(dfd, di->path, &opts, img, err, sizeof(err)) < 0) {
+		device_fail(d, "%s", err);
 		return -1;
 	}
 	return 0;
