@@ -33,6 +33,12 @@ struct disk_dev {
 };
 
 static struct disk_dev disk;
+bool disk_inline_queues;
+
+struct virtio_pci *disk_device_transport(struct device *d)
+{
+	return &((struct disk_dev *)d->priv)->vp;
+}
 
 /* ---- the two models, as the transport calls them ---- */
 
@@ -217,6 +223,7 @@ static int setup_scsi(struct device *d, const Cellvm__Setup *s, struct disk_dev 
 static int disk_setup(struct device *d, const Cellvm__Setup *s)
 {
 	struct disk_dev *dd = &disk;
+	memset(dd, 0, sizeof(*dd));
 	d->priv = dd;
 	int rc;
 	if (strcmp(s->interface, "virtio-blk") == 0) {
@@ -231,6 +238,7 @@ static int disk_setup(struct device *d, const Cellvm__Setup *s)
 	}
 	if (rc < 0)
 		return -1;
+	dd->model.inline_queues = disk_inline_queues;
 	return virtio_pci_init(&dd->vp, d, s, &dd->model, dd);
 }
 
