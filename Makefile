@@ -194,9 +194,9 @@ bench: deps $(BINS) $(BENCH_BINS) $(BUILD)/bench/guest/diskbench
 	@if [ -c /dev/kvm ]; then BUILD=$(BUILD) sh tools/bench/disk_bench.sh; \
 	 else BUILD=$(BUILD) tools/kvmhost/run --memory 3G --timeout 1200 -- sh tools/bench/disk_bench.sh; fi
 
-# The guest-side disk benchmark, static (tools/bench/guest_initrd.sh puts it
-# in the guest's initrd, and builds it too when make has not).
-$(BUILD)/bench/guest/diskbench: tools/bench/guest/diskbench.c
+# Programs for the test guest, static (tools/bench/guest_initrd.sh puts them
+# in the guest's initrd, and builds them too when make has not).
+$(BUILD)/bench/guest/%: tools/bench/guest/%.c
 	@mkdir -p $(@D)
 	$(CC) -static -O2 -Wall -Wextra -Werror -o $@ $< -lpthread
 

@@ -4,6 +4,7 @@
 #   vdb  raw   48 MiB  4 MiB of random data at 3 MiB, O_DIRECT
 #   sda  raw   40 MiB  5 MiB of random data at 7 MiB, O_DIRECT
 #   sdb  qcow2 72 MiB  ext4 with files
+# vda and sdb have a serial=, which the guest reads in sysfs.
 # On the host: the qcow2 images check clean, the ext4 files and the raw
 # ranges have the sums the guest printed.  One boot.
 . tests/vm/lib.sh
@@ -17,9 +18,11 @@ ext4_write /dev/vda vda || s=1
 raw_write /dev/vdb vdb 3 4 || s=1
 raw_write /dev/sda sda 7 5 || s=1
 ext4_write /dev/sdb sdb || s=1
+echo "vda-serial: $(cat /sys/block/vda/serial)"
+echo "sdb-serial: $(tail -c +5 /sys/block/sdb/device/vpd_pg80)"
 exit $s' --cpus 1 --memory 512M \
-    --disk "$T/a.qcow2,if=virtio-blk" --disk "$T/c.raw,if=virtio-scsi" \
-    --disk "$T/b.raw,if=virtio-blk" --disk "$T/d.qcow2" ||
+    --disk "$T/a.qcow2,if=virtio-blk,serial=cellvm-a" --disk "$T/c.raw,if=virtio-scsi" \
+    --disk "$T/b.raw,if=virtio-blk" --disk "$T/d.qcow2,serial=cellvm-d" ||
     { rc=$?; tail -40 "$T/four.out"; fail "VM exited $rc"; }
 o=$T/four.out
 for d in vda vdb sda sdb; do guest_ok "$o" $d; done
@@ -28,6 +31,9 @@ same "vda's size" "$(out_lines "$o" vda size)" $((64 << 20))
 same "vdb's size" "$(out_lines "$o" vdb size)" $((48 << 20))
 same "sda's size" "$(out_lines "$o" sda size)" $((40 << 20))
 same "sdb's size" "$(out_lines "$o" sdb size)" $((72 << 20))
+same "vda's serial=, in /sys/block/vda/serial" "$(out_lines "$o" vda serial)" cellvm-a
+same "sdb's serial=, in its VPD page 0x80 (/sys/block/sdb/device/vpd_pg80)" \
+    "$(out_lines "$o" sdb serial)" cellvm-d
 for d in vdb:b.raw:3:4 sda:c.raw:7:5; do
     IFS=: read -r dev img seek mib <<EOT
 $d

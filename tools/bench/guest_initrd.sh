@@ -6,8 +6,9 @@
 # usage: guest_initrd.sh [--extra-only] [--script FILE] OUT [SRC:DEST]...
 #   writes OUT: $BUILD/guest/initramfs.cpio (tools/mkguest/mkguest makes it),
 #   then an archive holding
-#     /bin/diskbench    tools/bench/guest/diskbench.c, static (built into
-#                       $BUILD/bench/guest/diskbench when missing or older)
+#     /bin/NAME         each tools/bench/guest/NAME.c (diskbench, scsi_write),
+#                       static (built into $BUILD/bench/guest/NAME when
+#                       missing or older than its source)
 #     /cellvm-run.sh    FILE, with --script: the guest's init runs it when
 #                       the command line has no (or an empty) cellvm.run=
 #     DEST              each SRC (a file on this host), e.g. data:/data.bin
@@ -30,14 +31,21 @@ done
 out=$1
 shift
 
-src=tools/bench/guest/diskbench.c bin=$BUILD/bench/guest/diskbench
-[ -f "$src" ] || die "run from the repository's top ($src not found)"
-if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
-    mkdir -p "${bin%/*}"
-    ${CC:-gcc} -static -O2 -Wall -Wextra -Werror -o "$bin.new" "$src" -lpthread ||
-        die "cannot build $bin (gcc -static: libc6-dev has libc.a)"
-    mv "$bin.new" "$bin"
-fi
+# Every tools/bench/guest/NAME.c, static, as /bin/NAME.
+[ -f tools/bench/guest/diskbench.c ] || die "run from the repository's top (tools/bench/guest/ not found)"
+progs=
+for src in tools/bench/guest/*.c; do
+    name=${src##*/}
+    name=${name%.c}
+    bin=$BUILD/bench/guest/$name
+    if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
+        mkdir -p "${bin%/*}"
+        ${CC:-gcc} -static -O2 -Wall -Wextra -Werror -o "$bin.new" "$src" -lpthread ||
+            die "cannot build $bin (gcc -static: libc6-dev has libc.a)"
+        mv "$bin.new" "$bin"
+    fi
+    progs="$progs $bin"
+done
 base=$BUILD/guest/initramfs.cpio
 [ -n "$extra_only" ] || [ -f "$base" ] || die "$base missing: run tools/mkguest/mkguest"
 
@@ -45,7 +53,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 st=$tmp/root
 mkdir -p "$st/bin"
-cp "$bin" "$st/bin/diskbench"
+cp $progs "$st/bin/"
 if [ -n "$script" ]; then
     cp "$script" "$st/cellvm-run.sh"
     chmod 755 "$st/cellvm-run.sh"
