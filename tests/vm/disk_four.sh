@@ -51,8 +51,8 @@ for d in vda:a.qcow2 sdb:d.qcow2; do
     dev=${d%%:*} img=${d#*:}
     qcow2_clean "$T/$img"
     raw_copy "$T/$img" "$T/$dev.raw"
-    same "$dev: the files' sums in the guest and on the host" "$(out_lines "$o" "$dev" sum)" \
-        "$(ext4_host_sums "$T/$dev.raw")"
+    ext4_host_sums "$T/$dev.raw" "$T/$dev.sums"
+    same "$dev: the files' sums in the guest and on the host" "$(out_lines "$o" "$dev" sum)" "$(cat "$T/$dev.sums")"
     rm -f "$T/$dev.raw"
 done
 echo "ok: 2 virtio-blk + 2 virtio-scsi disks (qcow2 ext4, raw O_DIRECT), in option order, checked on the host"

@@ -60,7 +60,7 @@ write_guest_disk_lib() {
 # dev_check DEV TAG: DEV is a block device; prints TAG-size: its bytes.
 dev_check() {
     if [ ! -b "$1" ]; then
-        echo "$2-error: no block device $1; there are:" /dev/vd* /dev/sd* /dev/sr*
+        echo "$2-error: no block device $1; there are: $(ls /dev | grep -E '^(vd|sd|sr)[a-z0-9]*$' | tr '\n' ' ')"
         return 1
     fi
     echo "$2-size: $(blockdev --getsize64 "$1")"
@@ -154,16 +154,19 @@ raw_copy() {
     qemu-img convert -O raw "$1" "$2" || fail "qemu-img convert $1 failed"
 }
 
-# ext4_host_sums RAW: e2fsck -fn finds RAW's ext4 clean; prints SHA256 NAME
-# of the files ext4_write writes, read with debugfs, sorted.
+# ext4_host_sums RAW OUT: e2fsck -fn finds RAW's ext4 clean; OUT gets
+# SHA256 NAME of the files ext4_write writes, read with debugfs, sorted.
 ext4_host_sums() {
     e2fsck -fn "$1" >"$T/fsck.out" 2>&1 || { cat "$T/fsck.out"; fail "e2fsck -fn: $1 is not clean"; }
+    : >"$2.new"
     for f in big.bin hello.txt dir/mid.bin dir/empty; do
         rm -f "$T/dump"
         debugfs -R "dump /$f $T/dump" "$1" >/dev/null 2>&1
         [ -f "$T/dump" ] || fail "debugfs finds no /$f in $1"
-        echo "$(sha256sum <"$T/dump" | cut -d' ' -f1)  $f"
-    done | LC_ALL=C sort
+        echo "$(sha256sum <"$T/dump" | cut -d' ' -f1)  $f" >>"$2.new"
+    done
+    LC_ALL=C sort "$2.new" >"$2"
+    rm -f "$2.new" "$T/dump"
 }
 
 # same WHAT A B: the two texts are equal and not empty.
@@ -188,7 +191,8 @@ ext4_roundtrip() {
     guest=$(out_lines "$T/w.out" t sum)
     qcow2_clean "$img"
     raw_copy "$img" "$T/disk.raw"
-    same "the files' sums in the guest and on the host" "$guest" "$(ext4_host_sums "$T/disk.raw")"
+    ext4_host_sums "$T/disk.raw" "$T/host.sums"
+    same "the files' sums in the guest and on the host" "$guest" "$(cat "$T/host.sums")"
     rm -f "$T/disk.raw"
     boot r ". /disk.sh; ext4_read $2 t" --cpus 1 --memory 512M --disk "$img,if=$1" ||
         { rc=$?; tail -40 "$T/r.out"; fail "VM (read) exited $rc"; }
