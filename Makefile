@@ -182,7 +182,7 @@ fuzz: $(FUZZ_BINS)
 	@tools/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_BINS)
 
 # --- benchmarks --------------------------------------------------------------
-bench: deps $(BINS) $(BENCH_BINS)
+bench: deps $(BINS) $(BENCH_BINS) $(BUILD)/bench/guest/diskbench
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b --bin-dir $(BUILD)/bin || exit 1; done
 	@echo "== tools/bench/img_bench.sh"
 	@BUILD=$(BUILD) sh tools/bench/img_bench.sh
@@ -190,6 +190,15 @@ bench: deps $(BINS) $(BENCH_BINS)
 	@BUILD=$(BUILD) tools/mkguest/mkguest
 	@if [ -c /dev/kvm ]; then BUILD=$(BUILD) sh tools/bench/vm_boot.sh; \
 	 else BUILD=$(BUILD) tools/kvmhost/run --memory 3G -- sh tools/bench/vm_boot.sh; fi
+	@echo "== tools/bench/disk_bench.sh"
+	@if [ -c /dev/kvm ]; then BUILD=$(BUILD) sh tools/bench/disk_bench.sh; \
+	 else BUILD=$(BUILD) tools/kvmhost/run --memory 3G --timeout 1200 -- sh tools/bench/disk_bench.sh; fi
+
+# Programs for the test guest, static (tools/bench/guest_initrd.sh puts them
+# in the guest's initrd, and builds them too when make has not).
+$(BUILD)/bench/guest/%: tools/bench/guest/%.c
+	@mkdir -p $(@D)
+	$(CC) -static -O2 -Wall -Wextra -Werror -o $@ $< -lpthread
 
 clean:
 	rm -rf build
