@@ -46,7 +46,7 @@ fi
 wait "$VM_PID"
 rc=$?
 [ "$rc" -ne 0 ] || { cat "$T/kill.out"; fail "cellvm exited 0 after cellvm-dev-disk was killed"; }
-expect "$T/kill.out" "cellvm-dev-disk \\(vda: $img, pid $pid\\): killed by signal 9"
+expect "$T/kill.out" "cellvm-dev-disk \\(vda: $img\\), pid $pid: killed by signal 9"
 for c in $others; do
     [ ! -e /proc/$c ] || fail "$(cat /proc/$c/comm 2>/dev/null) (pid $c) outlived the VM"
 done
