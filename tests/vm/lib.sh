@@ -21,9 +21,10 @@ cleanup() {
 
 fail() { echo "FAIL: $*"; exit 1; }
 
-# The kernel command line for a guest that runs SNIPPET and powers off.
+# The kernel command line for a guest that runs SNIPPET and powers off
+# (GUEST_CMDLINE_EXTRA, ending in a space, adds kernel parameters).
 guest_cmdline() {
-    echo "console=ttyS0 quiet panic=-1 cellvm.mods=$GUEST_MODS cellvm.run=$(printf '%s' "$1" | base64 -w0 | tr '+/' '-_' | tr -d '=')"
+    echo "console=ttyS0 quiet panic=-1 ${GUEST_CMDLINE_EXTRA:-}cellvm.mods=$GUEST_MODS cellvm.run=$(printf '%s' "$1" | base64 -w0 | tr '+/' '-_' | tr -d '=')"
 }
 
 # boot NAME SNIPPET [cellvm run options...]: runs the VM in the foreground

@@ -82,7 +82,7 @@ for t in "seq-read 1M:MiB/s" "seq-write 1M:MiB/s" "rand-read 4k:IOPS" "rand-writ
     name=${t%%:*} unit=${t#*:}
     c=$(value cellvm "$name") q=$(value qemu "$name")
     ratio=n/a
-    [ -n "$c" ] && [ -n "$q" ] && ratio=$(awk "BEGIN { printf \"%.2f\", $q > 0 ? $c / $q : 0 }")
+    [ -n "$c" ] && [ -n "$q" ] && ratio=$(awk "BEGIN { printf \"%.2f\", ($q > 0 ? $c / $q : 0) }")
     printf '  %-14s %14s %14s %12s\n' "$name" "${c:-n/a} ${c:+$unit}" "${q:-n/a} ${q:+$unit}" "$ratio"
 done
 exit $failed
