@@ -46,6 +46,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -134,7 +135,8 @@ enum op {
 	OP_SERVE = 6,    /* u8 q */
 	OP_INIT = 7,     /* u8 INIT_* flags */
 	OP_BLK = 8,      /* u8 type, u8 slot|flags, u32 sector, u8 sectors */
-	OP_SCSI = 9,     /* u8 target, u8 slot|flags, u8 dir, u16 data len, 16 cdb bytes */
+	OP_SCSI = 9,     /* u8 target (0x40: LUN 1, 0x80: bad LUN format), u8 slot|flags,
+			  * u8 dir (% 3: none, out, in), u16 data len, 16 cdb bytes */
 	OP_CTRL = 10,    /* u8 type, u8 subtype, u8 target */
 	OP_RESET = 11,   /* status 0 */
 	OP_KICK = 12,    /* u8 q: a notification through the ring */
@@ -604,8 +606,12 @@ static void op_scsi(struct harness *h, struct input *in)
 	unsigned slot = fl & 15, q = h->req_q0 + ((fl & REQ_QUEUE2) && h->nq > h->req_q0 + 1);
 	uint64_t b = slot_base(slot);
 	memset(ram + b, 0, VSCSI_CMD_REQ_HDR + VSCSI_DEFAULT_CDB_SIZE);
-	ram[b] = target & 0x80 ? target : 1;
-	ram[b + 1] = target & 0x7f;
+	ram[b] = target & 0x80 ? target : 1; /* else a bad LUN format */
+	ram[b + 1] = target & 0x3f;
+	if (target & 0x40) { /* LUN 1 of the target, which has none */
+		ram[b + 2] = 0x40;
+		ram[b + 3] = 1;
+	}
 	put_le(b + 8, 0x1000 + slot, 8); /* tag */
 	for (unsigned i = 0; i < 16; i++)
 		ram[b + VSCSI_CMD_REQ_HDR + i] = in_u8(in);
@@ -759,6 +765,31 @@ static int dup_fd(int fd)
 
 enum { FD_RINGS, FD_BELL, FD_RAM, FD_DISK, FD_CD, NFD };
 
+static unsigned count_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	MUST(dir);
+	unsigned n = 0;
+	while (readdir(dir))
+		n++;
+	closedir(dir);
+	return n;
+}
+
+/* Every 1024 inputs: as many fds open as after the first (libFuzzer's own
+ * stay open; a leak of one per input shows at once). */
+static void check_fds(void)
+{
+	static unsigned long inputs;
+	static unsigned base;
+	if (inputs++ % 1024)
+		return;
+	unsigned n = count_fds();
+	if (!base)
+		base = n;
+	CHECK(n <= base, "%u fds open after %lu inputs, %u after the first", n, inputs, base);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct device dev;
@@ -857,6 +888,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	check_image(disk_fd, "disk", disk_size(h.mode), 0, h.mode & MODE_RO);
 	check_image(cd_fd, "CD", cd_size(h.mode), 4096, true);
+	check_fds();
 	return 0;
 }
 
@@ -1002,6 +1034,18 @@ static void write_seeds(const char *dir)
 	SEED("scsi-cd-toc", s8(&s, MODE_SCSI); s_init(&s, 0); s_scsi(&s, 1, 0, 2, 0x324, toc, 10);
 	     s_scsi(&s, 1, 1, 2, 2048, cd_read10, 10); s_scsi(&s, 1, 2, 2, 255, mode_sense, 6);
 	     s_scsi(&s, 1, 3, 1, 1024, write10, 10));
+	{
+		static const uint8_t get_config[10] = {0x46, 0x02, 0, 0, 0, 0, 0, 0, 0xff, 0};
+		static const uint8_t event_status[10] = {0x4a, 0x01, 0, 0, 0x10, 0, 0, 0, 0x20, 0};
+		static const uint8_t disc_info[10] = {0x51, 0, 0, 0, 0, 0, 0, 0, 0x22, 0};
+		static const uint8_t start_stop[6] = {0x1b, 0, 0, 0, 0x02, 0};
+		static const uint8_t req_sense[6] = {0x03, 0, 0, 0, 18, 0};
+		SEED("scsi-cd-mmc", s8(&s, MODE_SCSI); s_init(&s, 0);
+		     s_scsi(&s, 1, 0, 2, 255, get_config, 10); s_scsi(&s, 1, 1, 2, 32, event_status, 10);
+		     s_scsi(&s, 1, 2, 2, 34, disc_info, 10); s_scsi(&s, 1, 3, 0, 0, start_stop, 6);
+		     s_scsi(&s, 0x41, 4, 2, 96, inquiry, 6); s_scsi(&s, 0x41, 5, 2, 18, req_sense, 6);
+		     s_scsi(&s, 0x41, 6, 0, 0, tur, 6));
+	}
 	SEED("scsi-ro-mq", s8(&s, MODE_SCSI | MODE_RO | MODE_MQ); s_init(&s, INIT_MSIX);
 	     s_scsi(&s, 0, REQ_QUEUE2 | 0, 1, 1024, write10, 10);
 	     s_scsi(&s, 0, 1, 2, 16, report_luns, 12);
