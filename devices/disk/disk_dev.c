@@ -253,6 +253,12 @@ static void disk_bar_write(struct device *d, unsigned bar, uint64_t off, unsigne
 	virtio_pci_bar_write(&((struct disk_dev *)d->priv)->vp, bar, off, size, val);
 }
 
+static void disk_reset(struct device *d)
+{
+	if (d->priv)
+		virtio_pci_reset(&((struct disk_dev *)d->priv)->vp);
+}
+
 static void disk_teardown(struct device *d)
 {
 	struct disk_dev *dd = d->priv;
@@ -273,6 +279,7 @@ const struct device_ops disk_device_ops = {
 	.name = "disk",
 	.policy = &sandbox_policy_disk,
 	.setup = disk_setup,
+	.reset = disk_reset,
 	.teardown = disk_teardown,
 	.pci = true,
 	.bar_read = disk_bar_read,

@@ -25,6 +25,7 @@
 
 enum { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_ISR = 3, CAP_DEVICE = 4 };
 
+#define STATUS_DRIVER_OK 4
 #define STATUS_FEATURES_OK 8
 #define STATUS_NEEDS_RESET 64
 #define NO_VECTOR 0xffff
@@ -56,7 +57,7 @@ static void needs_reset(struct virtio_pci *vp, struct virtio_pci_queue *q)
 	device_log(vp->d, CELLVM__LOG__LEVEL__WARNING, "%s queue %u: %s; device needs a reset",
 		   vp->model->name, q->index, vq_error(&q->vq));
 	pthread_mutex_lock(&vp->lock);
-	vp->status |= STATUS_NEEDS_RESET;
+	__atomic_fetch_or(&vp->status, STATUS_NEEDS_RESET, __ATOMIC_SEQ_CST);
 	uint16_t vector = vp->config_vector;
 	pthread_mutex_unlock(&vp->lock);
 	interrupt(vp, vector, ISR_CONFIG);
@@ -70,6 +71,12 @@ static void serve_queue(struct virtio_pci_queue *q)
 	struct vq_req req = {.out = q->out, .in = q->in, .out_cap = VQ_MAX_SEGS,
 			     .in_cap = VQ_MAX_SEGS};
 	bool broken = false;
+	/* Buffers are the device's only once the driver is done setting up
+	 * (DRIVER_OK with FEATURES_OK), and not while it needs a reset. */
+	uint8_t st = __atomic_load_n(&vp->status, __ATOMIC_ACQUIRE);
+	if ((st & (STATUS_DRIVER_OK | STATUS_FEATURES_OK | STATUS_NEEDS_RESET)) !=
+	    (STATUS_DRIVER_OK | STATUS_FEATURES_OK))
+		return;
 	pthread_mutex_lock(&q->lock);
 	if (!q->vq.ready || vq_is_broken(&q->vq)) {
 		pthread_mutex_unlock(&q->lock);
@@ -122,6 +129,14 @@ static void *queue_thread(void *arg)
 	return NULL;
 }
 
+/* Wakes the queue's thread (what an ioeventfd does). */
+static void kick(struct virtio_pci *vp, struct virtio_pci_queue *q)
+{
+	uint64_t one = 1;
+	if (write(q->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		device_log(vp->d, CELLVM__LOG__LEVEL__ERROR, "queue kick: %s", strerror(errno));
+}
+
 static void reset(struct virtio_pci *vp)
 {
 	for (unsigned i = 0; i < vp->model->num_queues; i++) {
@@ -135,13 +150,20 @@ static void reset(struct virtio_pci *vp)
 	}
 	vp->driver_features = 0;
 	vp->dfselect = vp->gfselect = 0;
-	vp->status = 0;
+	__atomic_store_n(&vp->status, 0, __ATOMIC_RELEASE);
 	vp->config_vector = NO_VECTOR;
 	vp->queue_select = 0;
 	__atomic_store_n(&vp->isr, 0, __ATOMIC_SEQ_CST);
 	device_pci_set_intx(vp->d, false);
 	if (vp->model->reset)
 		vp->model->reset(vp->ctx);
+}
+
+void virtio_pci_reset(struct virtio_pci *vp)
+{
+	pthread_mutex_lock(&vp->lock);
+	reset(vp);
+	pthread_mutex_unlock(&vp->lock);
 }
 
 static void put(uint8_t *p, uint64_t v, unsigned n)
@@ -206,7 +228,12 @@ static void set_status(struct virtio_pci *vp, uint8_t st)
 			st &= (uint8_t)~STATUS_FEATURES_OK;
 		}
 	}
-	vp->status = (uint8_t)(st | (vp->status & STATUS_NEEDS_RESET));
+	bool go = (st & STATUS_DRIVER_OK) && !(vp->status & STATUS_DRIVER_OK);
+	__atomic_store_n(&vp->status, (uint8_t)(st | (vp->status & STATUS_NEEDS_RESET)),
+			 __ATOMIC_RELEASE);
+	/* Buffers offered before DRIVER_OK wait for it. */
+	for (unsigned i = 0; go && i < vp->model->num_queues; i++)
+		kick(vp, &vp->q[i]);
 }
 
 static void queue_enable(struct virtio_pci *vp, struct virtio_pci_queue *q)
@@ -225,12 +252,10 @@ static void queue_enable(struct virtio_pci *vp, struct virtio_pci_queue *q)
 	if (rc < 0) {
 		device_log(vp->d, CELLVM__LOG__LEVEL__WARNING, "%s queue %u: %s", vp->model->name,
 			   q->index, vq_error(&q->vq));
-		vp->status |= STATUS_NEEDS_RESET;
+		__atomic_fetch_or(&vp->status, STATUS_NEEDS_RESET, __ATOMIC_SEQ_CST);
 		return;
 	}
-	uint64_t one = 1; /* buffers may be waiting already */
-	if (write(q->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		device_log(vp->d, CELLVM__LOG__LEVEL__ERROR, "queue kick: %s", strerror(errno));
+	kick(vp, q); /* buffers may be waiting already */
 }
 
 /* A write to one common configuration field (or half of a 64-bit one). */
@@ -325,11 +350,7 @@ void virtio_pci_bar_write(struct virtio_pci *vp, unsigned bar, uint64_t off, uns
 	} else if (off >= NOTIFY_OFF && off < NOTIFY_OFF + NOTIFY_MULT * vp->model->num_queues) {
 		/* A notification that came through the exit ring instead of its
 		 * ioeventfd (the BAR is being moved, or overlaps another). */
-		struct virtio_pci_queue *q = &vp->q[(off - NOTIFY_OFF) / NOTIFY_MULT];
-		uint64_t one = 1;
-		if (write(q->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-			device_log(vp->d, CELLVM__LOG__LEVEL__ERROR, "queue kick: %s",
-				   strerror(errno));
+		kick(vp, &vp->q[(off - NOTIFY_OFF) / NOTIFY_MULT]);
 	}
 }
 

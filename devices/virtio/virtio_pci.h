@@ -82,6 +82,8 @@ uint64_t virtio_pci_bar_read(struct virtio_pci *vp, unsigned bar, uint64_t off, 
 void virtio_pci_bar_write(struct virtio_pci *vp, unsigned bar, uint64_t off, unsigned size,
 			  uint64_t val);
 
+/* The device's reset, as when the driver writes status 0 (a VM reset). */
+void virtio_pci_reset(struct virtio_pci *vp);
 /* Serves queue Q now, on the calling thread (see inline_queues). */
 void virtio_pci_serve_queue(struct virtio_pci *vp, unsigned q);
 
