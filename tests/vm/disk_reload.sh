@@ -29,7 +29,7 @@ echo reload-ok" --cpus 2 --memory 512M \
 o=$T/reload.out
 expect "$o" '^unloaded'
 expect "$o" '^loaded'
-expect "$o" '^removed: *$'
+expect "$o" '^removed:[[:space:]]*$'
 for phase in first reloaded rescanned; do
     expect "$o" "vda-$phase: $bsum"
     expect "$o" "sda-$phase: $ssum"
