@@ -40,6 +40,22 @@ refused 'expected stdio, file:PATH' --kernel "$K" --serial tcp:localhost:4444
 refused 'at most 4 --serial' --kernel "$K" --serial none --serial none --serial none --serial none --serial none
 refused 'restart or stop' --kernel "$K" --on-reboot maybe
 refused 'unknown or incomplete option' --kernel "$K" --frobnicate
+# --disk: the spec, the image and its backing chain are checked first.
+qemu-img create -q -f qcow2 "$T/d.qcow2" 16M
+qemu-img create -q -f qcow2 -b "$T/gone.qcow2" -F qcow2 "$T/orphan.qcow2" 16M 2>/dev/null ||
+    { qemu-img create -q -f qcow2 "$T/gone.qcow2" 16M &&
+      qemu-img create -q -f qcow2 -b "$T/gone.qcow2" -F qcow2 "$T/orphan.qcow2" && rm "$T/gone.qcow2"; }
+printf 'QFI\373\000\000\000\003garbage' >"$T/bad.qcow2"
+refused 'd.qcow2: .*No such file' --kernel "$K" --disk "$T/none/d.qcow2"
+refused "unknown 'if=ide'" --kernel "$K" --disk "$T/d.qcow2,if=ide"
+refused 'CD/DVD drive is on virtio-scsi' --kernel "$K" --disk "$T/d.qcow2,if=virtio-blk,media=cdrom"
+refused 'no image path' --kernel "$K" --disk ",if=virtio-blk"
+refused 'given twice' --kernel "$K" --disk "$T/d.qcow2" --disk "$T/d.qcow2"
+refused 'bad.qcow2' --kernel "$K" --disk "$T/bad.qcow2"
+refused 'backing file' --kernel "$K" --disk "$T/orphan.qcow2"
+blk=
+for i in $(seq 16); do blk="$blk --disk $T/d.qcow2,if=virtio-blk"; done
+refused 'at most 15 virtio-blk disks' --kernel "$K" $blk
 "$CELLVM" --help | grep -q 'run ' || { echo "FAIL: cellvm --help"; exit 1; }
-"$CELLVM" run --help | grep -q -- '--serial SPEC' || { echo "FAIL: cellvm run --help"; exit 1; }
+"$CELLVM" run --help | grep -q -- '--disk PATH' || { echo "FAIL: cellvm run --help"; exit 1; }
 echo "ok: help texts"

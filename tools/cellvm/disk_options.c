@@ -23,7 +23,7 @@ int disk_option_parse(struct vm_config *cfg, const char *spec, char *err, size_t
 	dc->iface = DISK_IF_VIRTIO_SCSI;
 	bool if_given = false;
 	char *save, *tok = strtok_r(dc->spec_copy, ",", &save);
-	if (!tok || !*tok) {
+	if (!tok || !*tok || spec[0] == ',') {
 		snprintf(err, errlen, "--disk %s: no image path", spec);
 		return -1;
 	}
