@@ -34,6 +34,13 @@ for c in $(cat /proc/$VM_PID/task/*/children 2>/dev/null); do
 done
 [ -n "$pid" ] || { ps -eo pid,ppid,comm | grep -e cellvm -e PID; fail "no cellvm-dev-disk process under cellvm (pid $VM_PID)"; }
 others=$(cat /proc/$VM_PID/task/*/children 2>/dev/null)
+# While this VM writes to the image, a second VM may not open it (the
+# image lock); nothing of the second VM is left running.
+timeout 60 "$CELLVM" run --kernel "$KERNEL" --initrd "$INITRD" --disk "$img,if=virtio-blk" \
+    >"$T/second.out" 2>&1 </dev/null
+rc2=$?
+[ "$rc2" -ne 0 ] && [ "$rc2" -ne 124 ] || { cat "$T/second.out"; fail "a second VM on the same image exited $rc2"; }
+expect "$T/second.out" "in use by another VM or program"
 sleep 1  # a second more of writes
 kill -KILL "$pid"
 for i in $(seq 600); do kill -0 "$VM_PID" 2>/dev/null || break; sleep 0.1; done

@@ -86,6 +86,18 @@ static int add_image(struct devhost *h, struct disk_msgs *m, unsigned k,
 		snprintf(h->err, sizeof(h->err), "%s: %s", dc->path, strerror(errno));
 		return -1;
 	}
+	/* One writer or many readers per image, across VMs (and QEMU, whose
+	 * byte-range locks conflict with these): an OFD lock lives with the
+	 * open file, which the device shares, so it lasts as long as the VM. */
+	struct flock fl = {.l_type = dc->readonly ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET};
+	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+		snprintf(h->err, sizeof(h->err), "%s: %s", dc->path,
+			 errno == EAGAIN || errno == EACCES
+				 ? "in use by another VM or program (locked); use readonly to share it"
+				 : strerror(errno));
+		close(fd);
+		return -1;
+	}
 	di->fd = devhost_pass_fd(h, fd);
 	if (di->fd < 0)
 		return -1;
