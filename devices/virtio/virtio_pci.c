@@ -38,6 +38,15 @@ static uint64_t offered(const struct virtio_pci *vp)
 	       1ull << VIRTIO_RING_F_INDIRECT_DESC | 1ull << VIRTIO_RING_F_EVENT_IDX;
 }
 
+/* Buffers are the device's only once the driver is done setting up
+ * (DRIVER_OK with FEATURES_OK), and not while it needs a reset. */
+static bool driver_ok(const struct virtio_pci *vp)
+{
+	uint8_t st = __atomic_load_n(&vp->status, __ATOMIC_ACQUIRE);
+	return (st & (STATUS_DRIVER_OK | STATUS_FEATURES_OK | STATUS_NEEDS_RESET)) ==
+	       (STATUS_DRIVER_OK | STATUS_FEATURES_OK);
+}
+
 /* An interrupt for VECTOR (MSI-X), or the ISR bit on INTx. */
 static void interrupt(struct virtio_pci *vp, uint16_t vector, uint8_t isr_bit)
 {
@@ -71,11 +80,7 @@ static void serve_queue(struct virtio_pci_queue *q)
 	struct vq_req req = {.out = q->out, .in = q->in, .out_cap = VQ_MAX_SEGS,
 			     .in_cap = VQ_MAX_SEGS};
 	bool broken = false;
-	/* Buffers are the device's only once the driver is done setting up
-	 * (DRIVER_OK with FEATURES_OK), and not while it needs a reset. */
-	uint8_t st = __atomic_load_n(&vp->status, __ATOMIC_ACQUIRE);
-	if ((st & (STATUS_DRIVER_OK | STATUS_FEATURES_OK | STATUS_NEEDS_RESET)) !=
-	    (STATUS_DRIVER_OK | STATUS_FEATURES_OK))
+	if (!driver_ok(vp))
 		return;
 	pthread_mutex_lock(&q->lock);
 	if (!q->vq.ready || vq_is_broken(&q->vq)) {
@@ -106,6 +111,38 @@ static void serve_queue(struct virtio_pci_queue *q)
 	pthread_mutex_unlock(&q->lock);
 	if (broken)
 		needs_reset(vp, q);
+}
+
+struct virtqueue *virtio_pci_queue_begin(struct virtio_pci *vp, unsigned q)
+{
+	if (q >= vp->model->num_queues || !driver_ok(vp))
+		return NULL;
+	struct virtio_pci_queue *vq = &vp->q[q];
+	pthread_mutex_lock(&vq->lock);
+	if (!vq->vq.ready || vq_is_broken(&vq->vq)) {
+		pthread_mutex_unlock(&vq->lock);
+		return NULL;
+	}
+	return &vq->vq;
+}
+
+void virtio_pci_queue_end(struct virtio_pci *vp, unsigned q)
+{
+	struct virtio_pci_queue *vq = &vp->q[q];
+	bool broken = vq_is_broken(&vq->vq);
+	if (!broken) {
+		vq_publish(&vq->vq);
+		if (vq_should_notify(&vq->vq))
+			interrupt(vp, vq->vector, ISR_QUEUE);
+	}
+	pthread_mutex_unlock(&vq->lock);
+	if (broken)
+		needs_reset(vp, vq);
+}
+
+int virtio_pci_kick_fd(const struct virtio_pci *vp, unsigned q)
+{
+	return q < vp->model->num_queues ? vp->q[q].kick_fd : -1;
 }
 
 void virtio_pci_serve_queue(struct virtio_pci *vp, unsigned q)

@@ -82,6 +82,19 @@ uint64_t virtio_pci_bar_read(struct virtio_pci *vp, unsigned bar, uint64_t off, 
 void virtio_pci_bar_write(struct virtio_pci *vp, unsigned bar, uint64_t off, unsigned size,
 			  uint64_t val);
 
+/* Queues the model serves itself (in `unserved`: a network device's
+ * receive queue, filled as packets arrive).  virtio_pci_queue_begin locks
+ * queue Q and returns its virtqueue for vq_pop/vq_unpop/vq_push, or NULL
+ * (nothing locked) while the queue is not usable: driver not ready, queue
+ * not enabled or broken.  virtio_pci_queue_end publishes what was pushed,
+ * interrupts the guest if it wants, turns a broken queue into
+ * DEVICE_NEEDS_RESET, and unlocks.  The queue's ioeventfd
+ * (virtio_pci_kick_fd) is then the model's to poll: the guest added
+ * buffers. */
+struct virtqueue *virtio_pci_queue_begin(struct virtio_pci *vp, unsigned q);
+void virtio_pci_queue_end(struct virtio_pci *vp, unsigned q);
+int virtio_pci_kick_fd(const struct virtio_pci *vp, unsigned q);
+
 /* The device's reset, as when the driver writes status 0 (a VM reset). */
 void virtio_pci_reset(struct virtio_pci *vp);
 /* Serves queue Q now, on the calling thread (see inline_queues). */

@@ -333,6 +333,15 @@ int vq_pop(struct virtqueue *vq, struct vq_req *req)
 	return 1;
 }
 
+int vq_unpop(struct virtqueue *vq, unsigned n)
+{
+	if (n > vq->inflight)
+		return misuse(vq, EINVAL, "vq_unpop of %u requests, %u in flight", n, vq->inflight);
+	vq->last_avail = (uint16_t)(vq->last_avail - n);
+	vq->inflight -= n;
+	return 0;
+}
+
 int vq_push(struct virtqueue *vq, uint16_t head, uint32_t written)
 {
 	uint32_t *elem;

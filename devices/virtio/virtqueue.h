@@ -110,6 +110,12 @@ void vq_reset(struct virtqueue *vq);
  * descriptor must be alone in its chain, as the Linux driver makes it. */
 int vq_pop(struct virtqueue *vq, struct vq_req *req);
 
+/* Give back the last N requests popped and not pushed: the next vq_pop
+ * returns them again (a device that found it cannot finish them yet, e.g.
+ * a received packet that needs more buffers than are offered).  -EINVAL
+ * if fewer are in flight. */
+int vq_unpop(struct virtqueue *vq, unsigned n);
+
 /* Put request `head` in the used ring with `written` bytes written to its
  * in segments.  Not visible to the guest until vq_publish().  -EINVAL if
  * head is out of range or more requests are pushed than were popped, -EIO if

@@ -213,6 +213,37 @@ static void test_single_descriptor(void **state)
 	fx_free(f);
 }
 
+/* A device that cannot finish what it popped gives it back: the next pops
+ * return the same heads, in order. */
+static void test_unpop(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(16, false, false);
+
+	set_desc(f, 3, BUF_GPA, 64, VIRTQ_DESC_F_WRITE, 0);
+	set_desc(f, 4, BUF_GPA + 64, 64, VIRTQ_DESC_F_WRITE, 0);
+	offer(f, 3);
+	offer(f, 4);
+	assert_int_equal(vq_pop(&f->vq, &f->req), 1);
+	assert_int_equal(f->req.head, 3);
+	assert_int_equal(vq_pop(&f->vq, &f->req), 1);
+	assert_int_equal(f->req.head, 4);
+	assert_int_equal(vq_unpop(&f->vq, 3), -EINVAL); /* only 2 in flight */
+	assert_int_equal(vq_unpop(&f->vq, 2), 0);
+	assert_int_equal(vq_pop(&f->vq, &f->req), 1);
+	assert_int_equal(f->req.head, 3);
+	assert_int_equal(vq_unpop(&f->vq, 1), 0);
+	assert_int_equal(vq_pop(&f->vq, &f->req), 1);
+	assert_int_equal(f->req.head, 3);
+	assert_int_equal(vq_pop(&f->vq, &f->req), 1);
+	assert_int_equal(f->req.head, 4);
+	assert_int_equal(vq_push(&f->vq, 3, 10), 0);
+	assert_int_equal(vq_push(&f->vq, 4, 10), 0);
+	assert_int_equal(vq_push(&f->vq, 4, 10), -EINVAL); /* nothing left in flight */
+	assert_int_equal(vq_pop(&f->vq, &f->req), 0);
+	fx_free(f);
+}
+
 static void test_chain_read_then_write(void **state)
 {
 	(void)state;
@@ -1020,6 +1051,7 @@ int main(void)
 		cmocka_unit_test(test_guest_mem_translate),
 		cmocka_unit_test(test_guest_mem_cellvm_layout),
 		cmocka_unit_test(test_single_descriptor),
+		cmocka_unit_test(test_unpop),
 		cmocka_unit_test(test_chain_read_then_write),
 		cmocka_unit_test(test_zero_length_descriptor),
 		cmocka_unit_test(test_indirect_table),
