@@ -50,34 +50,31 @@ static uint8_t do_rx(struct cmd *c, uint8_t cmd)
 	return VIRTIO_NET_OK;
 }
 
-/* One table of MAC_TABLE_SET at data offset *OFF: checks it and, when DO,
- * stores it.  Returns false if malformed. */
-static bool mac_table(struct cmd *c, uint64_t *off, uint8_t (*t)[6], unsigned *nt, bool *ovf,
-		      bool store)
+/* Reads the entry count of a MAC_TABLE_SET table at data offset OFF into
+ * *ENTRIES; false if the count or the entries are not all in the data. */
+static bool mac_table_len(const struct cmd *c, uint64_t off, uint64_t *entries)
 {
 	uint8_t raw[4];
-	if (!data(c, *off, raw, 4))
+	if (!data(c, off, raw, 4))
 		return false;
-	uint64_t entries = vnet_get_le32(raw);
-	uint64_t bytes = entries * 6;
-	*off += 4;
-	if (*off > c->dlen || bytes > c->dlen - *off)
-		return false;
-	if (store) {
-		if (entries > VNET_MAC_TABLE_MAX) {
-			*nt = 0;
-			*ovf = true;
-			memset(t, 0, VNET_MAC_TABLE_MAX * 6);
-		} else {
-			memset(t, 0, VNET_MAC_TABLE_MAX * 6);
-			if (!data(c, *off, t, (size_t)bytes))
-				return false; /* cannot happen: checked above */
-			*nt = (unsigned)entries;
-			*ovf = false;
-		}
+	*entries = vnet_get_le32(raw);
+	off += 4;
+	return off <= c->dlen && *entries * 6 <= c->dlen - off;
+}
+
+/* Stores a table of ENTRIES (already checked) from data offset OFF. */
+static void mac_table_store(const struct cmd *c, uint64_t off, uint64_t entries, uint8_t (*t)[6],
+			    unsigned *nt, bool *ovf)
+{
+	memset(t, 0, VNET_MAC_TABLE_MAX * 6);
+	if (entries > VNET_MAC_TABLE_MAX) {
+		*nt = 0;
+		*ovf = true;
+		return;
 	}
-	*off += bytes;
-	return true;
+	data(c, off, t, (size_t)entries * 6); /* in the data: checked */
+	*nt = (unsigned)entries;
+	*ovf = false;
 }
 
 static uint8_t do_mac(struct cmd *c, uint8_t cmd)
@@ -87,19 +84,15 @@ static uint8_t do_mac(struct cmd *c, uint8_t cmd)
 	if (cmd == VIRTIO_NET_CTRL_MAC_TABLE_SET) {
 		if (!VNET_HAS(n, VIRTIO_NET_F_CTRL_RX))
 			return err(c, "MAC_TABLE_SET without CTRL_RX");
-		uint64_t off = 0;
-		uint8_t tmp[VNET_MAC_TABLE_MAX][6];
-		unsigned ntmp;
-		bool ovf;
-		/* First pass: the layout only. */
-		if (!mac_table(c, &off, tmp, &ntmp, &ovf, false) ||
-		    !mac_table(c, &off, tmp, &ntmp, &ovf, false))
+		/* Each count is read once: a guest rewriting it meanwhile
+		 * cannot make the two passes disagree. */
+		uint64_t nuc, nmc;
+		if (!mac_table_len(c, 0, &nuc) || !mac_table_len(c, 4 + nuc * 6, &nmc))
 			return err(c, "MAC table entries beyond the data");
-		if (off != c->dlen)
+		if (4 + nuc * 6 + 4 + nmc * 6 != c->dlen)
 			return err(c, "bytes after the MAC tables");
-		off = 0;
-		mac_table(c, &off, n->uc, &n->nuc, &n->uc_overflow, true);
-		mac_table(c, &off, n->mc, &n->nmc, &n->mc_overflow, true);
+		mac_table_store(c, 4, nuc, n->uc, &n->nuc, &n->uc_overflow);
+		mac_table_store(c, 4 + nuc * 6 + 4, nmc, n->mc, &n->nmc, &n->mc_overflow);
 		c->res->filter_changed = true;
 		return VIRTIO_NET_OK;
 	}
