@@ -117,8 +117,20 @@ void net_io_free(struct net_io *io)
 
 static ssize_t tap_recv(struct net_io *io, const struct iovec *iov, int iovcnt)
 {
+	/* tun cuts a frame to the buffer without saying so: one more byte
+	 * at the end tells a frame that did not fit from one that just did. */
+	struct iovec v[NET_IO_MAX_IOV + 1];
+	uint8_t extra;
+	if (iovcnt < 1 || iovcnt > NET_IO_MAX_IOV)
+		return -EINVAL;
+	memcpy(v, iov, sizeof(*iov) * (size_t)iovcnt);
+	v[iovcnt].iov_base = &extra;
+	v[iovcnt].iov_len = 1;
+	size_t total = iov_total(iov, iovcnt);
 	for (;;) {
-		ssize_t n = readv(io->fd, iov, iovcnt);
+		ssize_t n = readv(io->fd, v, iovcnt + 1);
+		if (n >= 0 && (size_t)n > total)
+			return -EMSGSIZE;
 		if (n >= 0) {
 			io->rx_frames++;
 			return n;
@@ -127,10 +139,6 @@ static ssize_t tap_recv(struct net_io *io, const struct iovec *iov, int iovcnt)
 			continue;
 		if (errno == EWOULDBLOCK)
 			return -EAGAIN;
-		/* tun refuses a buffer shorter than the header (EINVAL)
-		 * and drops a frame longer than the buffer (EFAULT). */
-		if (errno == EFAULT && iov_total(iov, iovcnt) < NET_IO_BUF_MAX)
-			return -EMSGSIZE;
 		return -errno;
 	}
 }

@@ -45,6 +45,8 @@
 #define NET_IO_FRAME_MAX (65536 + 18)
 /* A buffer this big always holds one received frame with its header. */
 #define NET_IO_BUF_MAX (NET_VNET_HDR_LEN + NET_IO_FRAME_MAX)
+/* Most iovecs net_io_recv takes on a TAP. */
+#define NET_IO_MAX_IOV 256
 /* Default and least output buffer of a stream (bytes, framing included). */
 #define NET_IO_TX_BUF_DEFAULT (256 * 1024)
 #define NET_IO_TX_BUF_MIN (4 + NET_IO_FRAME_MAX)
@@ -85,7 +87,9 @@ void net_io_free(struct net_io *io);
  *   -EAGAIN    no whole frame yet: wait for POLLIN;
  *   0          stream: the peer closed (at a frame boundary);
  *   -EMSGSIZE  the frame did not fit in IOV: it was consumed and is lost
- *              (give NET_IO_BUF_MAX bytes to avoid this);
+ *              (give NET_IO_BUF_MAX bytes to avoid this; the bytes that
+ *              fit may have been written to IOV);
+ *   -EINVAL    TAP: more than NET_IO_MAX_IOV iovecs;
  *   -EPROTO    stream: bad length, or the peer closed in mid-frame: the
  *              stream is unusable from now on;
  *   other -errno from the fd (TAP: -EFAULT etc.). */
