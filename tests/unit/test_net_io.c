@@ -594,6 +594,12 @@ static bool tap_env(void)
 		snprintf(tap_why, sizeof(tap_why), "unshare(CLONE_NEWNET): %s", strerror(errno));
 	} else {
 		tap_ok = true;
+		/* no IPv6 chatter on the TAPs of this namespace */
+		FILE *f = fopen("/proc/sys/net/ipv6/conf/default/disable_ipv6", "w");
+		if (f) {
+			fputs("1\n", f);
+			fclose(f);
+		}
 	}
 	return tap_ok;
 }
