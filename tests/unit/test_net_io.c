@@ -304,6 +304,103 @@ static void test_stream_backpressure_tiny_sndbuf(void **st)
 	assert_int_equal(net_io_tx_pending(&io), 0);
 }
 
+/* Frame I's length in the random tests. */
+static size_t rand_len(unsigned i)
+{
+	unsigned r = i * 2654435761u;
+	if (i % 50 == 7)
+		return NET_IO_FRAME_MAX;
+	return 14 + (r >> 8) % 9000;
+}
+
+/* Both ways at once, the peer (a child) writing and reading in random
+ * chunks with pauses, net_io under a small output buffer and SO_SNDBUF:
+ * every frame arrives whole and in order. */
+static void test_stream_random_chunks_both_ways(void **st)
+{
+	(void)st;
+	enum { N = 400 };
+	int sz = 4096;
+	assert_int_equal(setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* the peer: sends N framed frames in chunks of 1 to 3000 bytes
+		 * while reading N frames back in chunks of 1 to 5000 */
+		unsigned seed = 1;
+		int fd = sp[1];
+		fcntl(fd, F_SETFL, O_NONBLOCK);
+		static uint8_t out[4 + NET_IO_FRAME_MAX], in[4 + NET_IO_FRAME_MAX], want[NET_IO_FRAME_MAX];
+		size_t out_len = 0, out_off = 0, in_have = 0;
+		unsigned sent = 0, got = 0;
+		while (got < N || sent < N || out_off < out_len) {
+			if (out_off == out_len && sent < N) {
+				size_t l = rand_len(sent);
+				put_be32(out, (uint32_t)l);
+				fill(out + 4, l, sent);
+				out_len = 4 + l;
+				out_off = 0;
+				sent++;
+			}
+			if (out_off < out_len) {
+				size_t c = 1 + (size_t)rand_r(&seed) % 3000;
+				if (c > out_len - out_off)
+					c = out_len - out_off;
+				ssize_t n = write(fd, out + out_off, c);
+				if (n > 0)
+					out_off += (size_t)n;
+			}
+			size_t c = 1 + (size_t)rand_r(&seed) % 5000;
+			size_t need = in_have < 4 ? 4 : 4 + ((size_t)in[1] << 16 | in[2] << 8 | in[3]);
+			if (c > need - in_have)
+				c = need - in_have;
+			ssize_t n = read(fd, in + in_have, c);
+			if (n > 0)
+				in_have += (size_t)n;
+			if (in_have >= 4 && in_have == 4 + ((size_t)in[1] << 16 | in[2] << 8 | in[3])) {
+				size_t l = rand_len(got);
+				fill(want, l, got + 1000);
+				if (in_have != 4 + l || memcmp(in + 4, want, l) != 0)
+					_exit(10);
+				got++;
+				in_have = 0;
+			}
+			if (rand_r(&seed) % 16 == 0)
+				usleep(100);
+		}
+		_exit(0);
+	}
+	close(sp[1]);
+	sp[1] = -1;
+	unsigned sent = 0, got = 0;
+	static uint8_t buf[NET_IO_BUF_MAX], want[NET_IO_FRAME_MAX];
+	while (got < N || sent < N || net_io_tx_pending(&io)) {
+		int rc = net_io_flush(&io);
+		assert_true(rc == 0 || rc == -EAGAIN);
+		while (sent < N && (rc = io_send(rand_len(sent), sent + 1000, 7)) == 0)
+			sent++;
+		assert_true(rc == 0 || rc == -EAGAIN);
+		struct iovec iov = {buf, sizeof(buf)};
+		ssize_t n;
+		while ((n = net_io_recv(&io, &iov, 1)) > 0) {
+			size_t l = rand_len(got);
+			assert_int_equal(n, HDR + l);
+			fill(want, l, got);
+			assert_memory_equal(buf + HDR, want, l);
+			got++;
+		}
+		assert_int_equal(n, -EAGAIN);
+		struct pollfd pfd = {sp[0], net_io_poll_events(&io), 0};
+		assert_true(poll(&pfd, 1, 5000) >= 0);
+	}
+	int ws;
+	waitpid(pid, &ws, 0);
+	assert_true(WIFEXITED(ws));
+	assert_int_equal(WEXITSTATUS(ws), 0);
+	/* the peer is gone now: a clean end */
+	struct iovec iov = {buf, sizeof(buf)};
+	assert_int_equal(net_io_recv(&io, &iov, 1), 0);
+}
+
 static void test_stream_bad_lengths(void **st)
 {
 	(void)st;
@@ -850,6 +947,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stream_peer_byte_by_byte, stream_setup, stream_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_many_frames_one_write, stream_setup, stream_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_backpressure_tiny_sndbuf, stream_setup, stream_teardown),
+		cmocka_unit_test_setup_teardown(test_stream_random_chunks_both_ways, stream_setup, stream_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_bad_lengths, stream_setup, stream_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_too_long, stream_setup, stream_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_huge_length, stream_setup, stream_teardown),
