@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <seccomp.h>
 
 #include "devices/net/net_io.h"
 #include "tools/cellvm/net_backend.h"
@@ -399,6 +400,61 @@ static void test_stream_random_chunks_both_ways(void **st)
 	/* the peer is gone now: a clean end */
 	struct iovec iov = {buf, sizeof(buf)};
 	assert_int_equal(net_io_recv(&io, &iov, 1), 0);
+}
+
+/* The device-side syscalls, checked: a child under a seccomp filter that
+ * allows only recvfrom, sendto, poll (and exit) does stream I/O with
+ * backpressure; any other syscall would kill it. */
+static void test_stream_only_listed_syscalls(void **st)
+{
+	(void)st;
+	int sz = 4096;
+	assert_int_equal(setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		static uint8_t buf[NET_IO_BUF_MAX];
+		scmp_filter_ctx f = seccomp_init(SCMP_ACT_KILL_PROCESS);
+		int allow[] = {SCMP_SYS(recvfrom), SCMP_SYS(sendto), SCMP_SYS(poll), SCMP_SYS(exit_group)};
+		for (unsigned i = 0; i < sizeof(allow) / sizeof(allow[0]); i++)
+			seccomp_rule_add(f, SCMP_ACT_ALLOW, allow[i], 0);
+		if (seccomp_load(f) < 0)
+			_exit(20);
+		/* 200 frames out under backpressure, then 200 back */
+		unsigned sent = 0, got = 0;
+		while (sent < 200 || net_io_tx_pending(&io)) {
+			int rc = net_io_flush(&io);
+			while (sent < 200 && (rc = io_send(1500, sent, 3)) == 0)
+				sent++;
+			if (rc != 0 && rc != -EAGAIN)
+				_exit(21);
+			struct pollfd pfd = {sp[0], net_io_poll_events(&io), 0};
+			poll(&pfd, 1, 5000);
+		}
+		while (got < 200) {
+			struct iovec iov = {buf, sizeof(buf)};
+			ssize_t n = net_io_recv(&io, &iov, 1);
+			if (n == -EAGAIN) {
+				struct pollfd pfd = {sp[0], POLLIN, 0};
+				poll(&pfd, 1, 5000);
+				continue;
+			}
+			if (n != HDR + 1500)
+				_exit(22);
+			got++;
+		}
+		_exit(0);
+	}
+	/* the peer: reads the 200, sends them back */
+	for (unsigned i = 0; i < 200; i++)
+		peer_expect(1500, i);
+	for (unsigned i = 0; i < 200; i++)
+		peer_send(1500, i);
+	int ws;
+	waitpid(pid, &ws, 0);
+	if (WIFSIGNALED(ws))
+		fail_msg("the child died of signal %d (a syscall not allowed?)", WTERMSIG(ws));
+	assert_true(WIFEXITED(ws));
+	assert_int_equal(WEXITSTATUS(ws), 0);
 }
 
 static void test_stream_bad_lengths(void **st)
@@ -948,6 +1004,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stream_many_frames_one_write, stream_setup, stream_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_backpressure_tiny_sndbuf, stream_setup, stream_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_random_chunks_both_ways, stream_setup, stream_teardown),
+		cmocka_unit_test_setup_teardown(test_stream_only_listed_syscalls, stream_setup, stream_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_bad_lengths, stream_setup, stream_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_too_long, stream_setup, stream_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_huge_length, stream_setup, stream_teardown),
