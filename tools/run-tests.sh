@@ -2,8 +2,10 @@
 # Runs test programs, one after another, and reports each one's result.
 # usage: run-tests.sh unit|integration TEST...
 # Integration tests are shell scripts; they get $BUILD (the build directory).
+# Exit status 77 means "could not run (all of) it here": reported as SKIP
+# with the test's last line, counted apart, never as a pass.
 kind=$1; shift
-failed=0 n=0
+failed=0 n=0 skipped=0
 for t in "$@"; do
     n=$((n + 1))
     log=$(mktemp)
@@ -17,6 +19,9 @@ for t in "$@"; do
     secs=$(( $(date +%s) - start ))
     if [ $rc -eq 0 ]; then
         echo "PASS $t (${secs}s)"
+    elif [ $rc -eq 77 ]; then
+        echo "SKIP $t (${secs}s): $(tail -1 "$log")"
+        skipped=$((skipped + 1))
     else
         echo "FAIL $t (exit $rc, ${secs}s)"
         sed 's/^/    /' "$log" | tail -60
@@ -24,5 +29,7 @@ for t in "$@"; do
     fi
     rm -f "$log"
 done
-echo "$kind: $((n - failed))/$n passed"
+note=
+[ $skipped -eq 0 ] || note=", $skipped SKIPPED (see above)"
+echo "$kind: $((n - failed - skipped))/$n passed$note"
 [ $failed -eq 0 ]
