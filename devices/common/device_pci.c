@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "devices/common/device.h"
+#include "vmm-core/pci.h"
 
 #define CFG_STATUS 0x06
 #define CFG_HEADER_TYPE 0x0e
@@ -18,14 +19,6 @@
 #define STATUS_CAP_LIST 0x10
 #define CAP_ID_MSIX 0x11
 #define MSIX_ENABLE_MASKALL_HI 0xc0 /* bits 15 and 14 of the message control */
-
-/* The bytes the core owns (vmm-core/pci.c, pci_core_owned): we never
- * publish or take writes for them. */
-static bool core_owned(unsigned reg)
-{
-	return (reg >= 0x04 && reg < 0x06) || (reg >= 0x10 && reg < 0x28) ||
-	       (reg >= 0x30 && reg < 0x34) || reg == 0x3c || reg == 0x3d;
-}
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -216,7 +209,7 @@ void device_pci_config_write(struct device *d, unsigned reg, unsigned size, uint
 	struct device_pci *p = &d->pci;
 	for (unsigned i = 0; i < size && reg + i < DEVICE_PCI_CONFIG; i++) {
 		unsigned r = reg + i;
-		if (core_owned(r))
+		if (pci_core_owned(r)) /* the core keeps these; never ours to publish */
 			continue;
 		uint8_t b = (uint8_t)(val >> (8 * i)), old = p->config[r];
 		uint8_t nv = (uint8_t)((old & ~p->wmask[r]) | (b & p->wmask[r]));

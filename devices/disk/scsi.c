@@ -9,72 +9,6 @@
 
 /* --- iovec helpers --------------------------------------------------------- */
 
-uint64_t scsi_iov_size(const struct iovec *iov, unsigned num)
-{
-	uint64_t n = 0;
-
-	for (unsigned i = 0; i < num; i++)
-		n += iov[i].iov_len;
-	return n;
-}
-
-/* Walks the iovecs from byte OFF for at most LEN bytes, calling FN on each
- * piece; returns the bytes covered. */
-static uint64_t iov_walk(const struct iovec *iov, unsigned num, uint64_t off, uint64_t len,
-			 void (*fn)(void *seg, uint64_t done, uint64_t n, void *ctx), void *ctx)
-{
-	uint64_t done = 0;
-
-	for (unsigned i = 0; i < num && done < len; i++) {
-		uint64_t seg = iov[i].iov_len;
-		if (off >= seg) {
-			off -= seg;
-			continue;
-		}
-		uint64_t n = seg - off;
-		if (n > len - done)
-			n = len - done;
-		fn((uint8_t *)iov[i].iov_base + off, done, n, ctx);
-		done += n;
-		off = 0;
-	}
-	return done;
-}
-
-static void copy_out(void *seg, uint64_t done, uint64_t n, void *ctx)
-{
-	memcpy((uint8_t *)ctx + done, seg, n);
-}
-
-static void copy_in(void *seg, uint64_t done, uint64_t n, void *ctx)
-{
-	memcpy(seg, (const uint8_t *)ctx + done, n);
-}
-
-static void fill(void *seg, uint64_t done, uint64_t n, void *ctx)
-{
-	(void)done;
-	memset(seg, *(const uint8_t *)ctx, n);
-}
-
-uint64_t scsi_iov_to_buf(const struct iovec *iov, unsigned num, uint64_t off, void *buf,
-			 uint64_t len)
-{
-	return iov_walk(iov, num, off, len, copy_out, buf);
-}
-
-uint64_t scsi_iov_from_buf(const struct iovec *iov, unsigned num, uint64_t off,
-			   const void *buf, uint64_t len)
-{
-	return iov_walk(iov, num, off, len, copy_in, (void *)buf);
-}
-
-uint64_t scsi_iov_fill(const struct iovec *iov, unsigned num, uint64_t off, uint8_t byte,
-		       uint64_t len)
-{
-	return iov_walk(iov, num, off, len, fill, &byte);
-}
-
 /* --- results --------------------------------------------------------------- */
 
 void scsi_good(struct scsi_req *r)
@@ -99,7 +33,7 @@ void scsi_data_in(struct scsi_req *r, const void *buf, uint64_t len, uint64_t al
 {
 	if (len > alloc)
 		len = alloc;
-	r->din_written = scsi_iov_from_buf(r->din, r->din_num, 0, buf, len);
+	r->din_written = iov_from_buf(r->din, r->din_num, 0, buf, len);
 	scsi_good(r);
 }
 
@@ -472,7 +406,7 @@ static void cmd_mode_select(struct scsi_lun *l, struct scsi_req *r)
 		scsi_check(r, SCSI_SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 		return;
 	}
-	if (scsi_iov_size(r->dout, r->dout_num) < len) {
+	if (iov_bytes(r->dout, r->dout_num) < len) {
 		scsi_check(r, SCSI_SENSE_ILLEGAL_REQUEST, ASC_PARAMETER_LIST_LENGTH_ERROR);
 		return;
 	}
@@ -508,7 +442,7 @@ void scsi_report_luns(struct scsi_req *r, const uint16_t *luns, unsigned n)
 	uint64_t total = 8 + 8ull * n, done = 0;
 	if (total > alloc)
 		total = alloc;
-	done += scsi_iov_from_buf(r->din, r->din_num, 0, entry, total < 8 ? total : 8);
+	done += iov_from_buf(r->din, r->din_num, 0, entry, total < 8 ? total : 8);
 	for (unsigned i = 0; i < n && 8 + 8ull * i < total; i++) {
 		memset(entry, 0, sizeof(entry));
 		if (luns[i] < 256) {
@@ -518,7 +452,7 @@ void scsi_report_luns(struct scsi_req *r, const uint16_t *luns, unsigned n)
 			entry[1] = (uint8_t)luns[i];
 		}
 		uint64_t want = total - (8 + 8ull * i);
-		done += scsi_iov_from_buf(r->din, r->din_num, 8 + 8ull * i, entry,
+		done += iov_from_buf(r->din, r->din_num, 8 + 8ull * i, entry,
 					  want < 8 ? want : 8);
 	}
 	r->din_written = done;

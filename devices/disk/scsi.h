@@ -26,6 +26,7 @@
 #include <sys/uio.h>
 
 #include "devices/disk/image.h"
+#include "devices/virtio/iov.h"
 
 enum scsi_media { SCSI_MEDIA_DISK, SCSI_MEDIA_CDROM };
 
@@ -97,16 +98,5 @@ void scsi_no_lun_execute(struct scsi_req *r);
  * R's din, truncated to the CDB's allocation length.  The controller layer
  * calls this: it knows which LUNs exist. */
 void scsi_report_luns(struct scsi_req *r, const uint16_t *luns, unsigned n);
-
-/* Helpers over iovec arrays, shared with the virtio-scsi layer.  Offsets
- * and lengths beyond the iovecs are cut: the return value is the number of
- * bytes actually copied. */
-uint64_t scsi_iov_size(const struct iovec *iov, unsigned num);
-uint64_t scsi_iov_to_buf(const struct iovec *iov, unsigned num, uint64_t off, void *buf,
-			 uint64_t len);
-uint64_t scsi_iov_from_buf(const struct iovec *iov, unsigned num, uint64_t off,
-			   const void *buf, uint64_t len);
-uint64_t scsi_iov_fill(const struct iovec *iov, unsigned num, uint64_t off, uint8_t byte,
-		       uint64_t len);
 
 #endif

@@ -88,7 +88,7 @@ void scsi_cmd_read_write(struct scsi_lun *l, struct scsi_req *r)
 	uint64_t bytes = count * l->block_size, off = lba * l->block_size;
 	const struct iovec *iov = writing ? r->dout : r->din;
 	unsigned num = writing ? r->dout_num : r->din_num;
-	if (scsi_iov_size(iov, num) < bytes) {
+	if (iov_bytes(iov, num) < bytes) {
 		scsi_check(r, SCSI_SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 		return;
 	}
@@ -138,7 +138,7 @@ void scsi_cmd_write_same(struct scsi_lun *l, struct scsi_req *r)
 	if (ndob) {
 		memset(block, 0, l->block_size);
 	} else {
-		if (scsi_iov_to_buf(r->dout, r->dout_num, 0, block, l->block_size) <
+		if (iov_to_buf(r->dout, r->dout_num, 0, block, l->block_size) <
 		    l->block_size) {
 			scsi_check(r, SCSI_SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 			return;
@@ -177,7 +177,7 @@ void scsi_cmd_unmap(struct scsi_lun *l, struct scsi_req *r)
 		scsi_good(r);
 		return;
 	}
-	if (len < 8 || scsi_iov_size(r->dout, r->dout_num) < len) {
+	if (len < 8 || iov_bytes(r->dout, r->dout_num) < len) {
 		scsi_check(r, SCSI_SENSE_ILLEGAL_REQUEST, ASC_PARAMETER_LIST_LENGTH_ERROR);
 		return;
 	}
@@ -187,7 +187,7 @@ void scsi_cmd_unmap(struct scsi_lun *l, struct scsi_req *r)
 		return;
 	}
 	/* One copy of the list: the guest may change it while we work. */
-	scsi_iov_to_buf(r->dout, r->dout_num, 0, buf, len);
+	iov_to_buf(r->dout, r->dout_num, 0, buf, len);
 	r->dout_used = len;
 	unsigned data_len = get_be16(buf), bd_len = get_be16(buf + 2);
 	/* The lengths must fit the parameter list, and descriptors be whole. */

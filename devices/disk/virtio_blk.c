@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "devices/disk/virtio_blk.h"
+#include "devices/virtio/iov.h"
 
 /* Largest data length of one IN or OUT request: the used length (data + the
  * status byte) must fit in 32 bits. */
@@ -47,59 +48,6 @@ static void put_le64(uint8_t *p, uint64_t v)
 }
 
 /* --- iovecs -------------------------------------------------------------------- */
-
-/* Total bytes of V[0..N), saturating at UINT64_MAX. */
-static uint64_t iov_bytes(const struct iovec *v, unsigned n)
-{
-	uint64_t sum = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		if (__builtin_add_overflow(sum, (uint64_t)v[i].iov_len, &sum))
-			return UINT64_MAX;
-	return sum;
-}
-
-/* Copies LEN bytes from byte SKIP of V[0..N) into DST; returns how many
- * there were (fewer when the segments end first). */
-static size_t iov_copy_out(const struct iovec *v, unsigned n, uint64_t skip, void *dst,
-			   size_t len)
-{
-	uint8_t *d = dst;
-	size_t done = 0;
-
-	for (unsigned i = 0; i < n && done < len; i++) {
-		size_t l = v[i].iov_len;
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		size_t piece = l - (size_t)skip;
-		if (piece > len - done)
-			piece = len - done;
-		memcpy(d + done, (const uint8_t *)v[i].iov_base + skip, piece);
-		done += piece;
-		skip = 0;
-	}
-	return done;
-}
-
-/* Copies LEN bytes of SRC into V[0..N) from its start; returns how many fit. */
-static size_t iov_copy_in(const struct iovec *v, unsigned n, const void *src, size_t len)
-{
-	const uint8_t *s = src;
-	size_t done = 0;
-
-	for (unsigned i = 0; i < n && done < len; i++) {
-		size_t piece = v[i].iov_len;
-		if (!piece)
-			continue;
-		if (piece > len - done)
-			piece = len - done;
-		memcpy(v[i].iov_base, s + done, piece);
-		done += piece;
-	}
-	return done;
-}
 
 /* Image I/O between bytes [SKIP, SKIP + LEN) of V[0..N) and the image at
  * OFF: one image call per segment.  The caller has checked that V holds
@@ -294,7 +242,7 @@ static uint8_t do_get_id(struct req *q, uint32_t *written)
 	size_t n = q->in_data < VBLK_ID_BYTES ? (size_t)q->in_data : VBLK_ID_BYTES;
 
 	STAT_ADD(q->b, get_ids, 1);
-	*written = (uint32_t)iov_copy_in(q->in, q->in_num, q->b->serial, n);
+	*written = (uint32_t)iov_from_buf(q->in, q->in_num, 0, q->b->serial, n);
 	return VIRTIO_BLK_S_OK;
 }
 
@@ -325,7 +273,7 @@ static uint8_t do_discard_zeroes(struct req *q, bool zeroes)
 	unsigned n = (unsigned)(len / VBLK_DWZ_SEG_SIZE);
 	const char *why = NULL;
 	for (unsigned i = 0; i < n; i++) {
-		if (iov_copy_out(q->out, q->out_num, VBLK_REQ_HDR_SIZE + (uint64_t)i * sizeof(raw),
+		if (iov_to_buf(q->out, q->out_num, VBLK_REQ_HDR_SIZE + (uint64_t)i * sizeof(raw),
 				 raw, sizeof(raw)) != sizeof(raw))
 			return fail(q, VIRTIO_BLK_S_IOERR, 0, "short discard/write zeroes segment");
 		seg[i].sector = get_le64(raw);
@@ -381,7 +329,7 @@ uint32_t vblk_handle_res(struct vblk *b, const struct iovec *out, unsigned out_n
 	q.in_data = iov_bytes(in, last) - 1;
 	q.out_bytes = iov_bytes(out, out_num);
 
-	if (iov_copy_out(out, out_num, 0, hdr, sizeof(hdr)) != sizeof(hdr)) {
+	if (iov_to_buf(out, out_num, 0, hdr, sizeof(hdr)) != sizeof(hdr)) {
 		status = fail(&q, VIRTIO_BLK_S_IOERR, 0, "request header shorter than 16 bytes");
 		goto done;
 	}

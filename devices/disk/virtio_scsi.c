@@ -150,7 +150,7 @@ uint32_t vscsi_handle_cmd(struct vscsi *s, const struct iovec *out, unsigned out
 	uint32_t sense_size = __atomic_load_n(&s->sense_size, __ATOMIC_RELAXED);
 	uint64_t resp_len = VSCSI_CMD_RESP_HDR + (uint64_t)sense_size;
 	uint64_t req_len = VSCSI_CMD_REQ_HDR + (uint64_t)cdb_size;
-	uint64_t in_total = scsi_iov_size(in, in_num), out_total = scsi_iov_size(out, out_num);
+	uint64_t in_total = iov_bytes(in, in_num), out_total = iov_bytes(out, out_num);
 	struct iovec dout_stack[SLICE_STACK], din_stack[SLICE_STACK];
 	struct iovec *dout = dout_stack, *din = din_stack;
 	uint8_t hdr[VSCSI_CMD_REQ_HDR], cdb[SCSI_CDB_MAX] = { 0 };
@@ -167,9 +167,9 @@ uint32_t vscsi_handle_cmd(struct vscsi *s, const struct iovec *out, unsigned out
 		response = VIRTIO_SCSI_S_FAILURE;
 		goto respond;
 	}
-	scsi_iov_to_buf(out, out_num, 0, hdr, sizeof(hdr));
+	iov_to_buf(out, out_num, 0, hdr, sizeof(hdr));
 	r.cdb_len = cdb_size < SCSI_CDB_MAX ? cdb_size : SCSI_CDB_MAX;
-	scsi_iov_to_buf(out, out_num, sizeof(hdr), cdb, r.cdb_len);
+	iov_to_buf(out, out_num, sizeof(hdr), cdb, r.cdb_len);
 	r.cdb = cdb;
 	l = decode_lun(s, hdr, &lun);
 	if (!l) {
@@ -215,9 +215,9 @@ respond:
 		put_le16(resp + 8, 0); /* status_qualifier */
 		resp[10] = r.status;
 		resp[11] = response;
-		scsi_iov_from_buf(in, in_num, 0, resp, sizeof(resp));
-		scsi_iov_from_buf(in, in_num, sizeof(resp), r.sense, sense_len);
-		scsi_iov_fill(in, in_num, sizeof(resp) + sense_len, 0, sense_size - sense_len);
+		iov_from_buf(in, in_num, 0, resp, sizeof(resp));
+		iov_from_buf(in, in_num, sizeof(resp), r.sense, sense_len);
+		iov_fill(in, in_num, sizeof(resp) + sense_len, 0, sense_size - sense_len);
 	}
 	uint64_t used = resp_len + r.din_written;
 	return used > UINT32_MAX ? UINT32_MAX : (uint32_t)used;
@@ -229,7 +229,7 @@ respond:
 uint32_t vscsi_handle_ctrl(struct vscsi *s, const struct iovec *out, unsigned out_num,
 			   const struct iovec *in, unsigned in_num)
 {
-	uint64_t in_total = scsi_iov_size(in, in_num), out_total = scsi_iov_size(out, out_num);
+	uint64_t in_total = iov_bytes(in, in_num), out_total = iov_bytes(out, out_num);
 	uint8_t req[24] = { 0 }, resp[5] = { 0 };
 	uint32_t lun;
 
@@ -237,10 +237,10 @@ uint32_t vscsi_handle_ctrl(struct vscsi *s, const struct iovec *out, unsigned ou
 		if (in_total < 1)
 			return 0;
 		resp[0] = VIRTIO_SCSI_S_FAILURE;
-		scsi_iov_from_buf(in, in_num, 0, resp, 1);
+		iov_from_buf(in, in_num, 0, resp, 1);
 		return 1;
 	}
-	scsi_iov_to_buf(out, out_num, 0, req, sizeof(req));
+	iov_to_buf(out, out_num, 0, req, sizeof(req));
 	switch (get_le32(req)) {
 	case VIRTIO_SCSI_T_TMF: {
 		if (in_total < 1)
@@ -260,7 +260,7 @@ uint32_t vscsi_handle_ctrl(struct vscsi *s, const struct iovec *out, unsigned ou
 			/* Requests complete synchronously: nothing to abort,
 			 * no task to find, resets have nothing to do. */
 			resp[0] = VIRTIO_SCSI_S_FUNCTION_COMPLETE;
-		scsi_iov_from_buf(in, in_num, 0, resp, 1);
+		iov_from_buf(in, in_num, 0, resp, 1);
 		return 1;
 	}
 	case VIRTIO_SCSI_T_AN_QUERY:
@@ -274,13 +274,13 @@ uint32_t vscsi_handle_ctrl(struct vscsi *s, const struct iovec *out, unsigned ou
 			resp[4] = VIRTIO_SCSI_S_BAD_TARGET;
 		else
 			resp[4] = VIRTIO_SCSI_S_OK;
-		scsi_iov_from_buf(in, in_num, 0, resp, 5);
+		iov_from_buf(in, in_num, 0, resp, 5);
 		return 5;
 	default:
 		if (in_total < 1)
 			return 0;
 		resp[0] = VIRTIO_SCSI_S_FAILURE;
-		scsi_iov_from_buf(in, in_num, 0, resp, 1);
+		iov_from_buf(in, in_num, 0, resp, 1);
 		return 1;
 	}
 }

@@ -20,7 +20,7 @@ static bool data(const struct cmd *c, uint64_t off, void *dst, size_t len)
 {
 	if (off > c->dlen || len > c->dlen - off)
 		return false;
-	return vnet_iov_copy_out(c->out, c->out_num, 2 + off, dst, len) == len;
+	return iov_to_buf(c->out, c->out_num, 2 + off, dst, len) == len;
 }
 
 static uint8_t err(struct cmd *c, const char *why)
@@ -208,10 +208,10 @@ uint32_t vnet_handle_ctrl_res(struct vnet *n, const struct iovec *out, unsigned 
 		return 0;
 	}
 	struct cmd c = { .n = n, .out = out, .out_num = out_num, .res = res };
-	uint64_t total = vnet_iov_bytes(out, out_num);
+	uint64_t total = iov_bytes(out, out_num);
 	uint8_t hdr[2];
 	uint8_t st;
-	if (total < 2 || vnet_iov_copy_out(out, out_num, 0, hdr, 2) != 2) {
+	if (total < 2 || iov_to_buf(out, out_num, 0, hdr, 2) != 2) {
 		st = err(&c, "command shorter than class and command");
 	} else {
 		c.dlen = total - 2;

@@ -171,7 +171,7 @@ int vnet_rx_place(struct vnet *n, const uint8_t *pkt, size_t len, const struct v
 			return give_back(ops, ctx, k, -EIO);
 		}
 		k++;
-		uint64_t cap = vnet_iov_bytes(in, in_num);
+		uint64_t cap = iov_bytes(in, in_num);
 		if (!mrg && cap < len) {
 			VNET_STAT_ADD(n, rx_too_big, 1);
 			return give_back(ops, ctx, k, -EMSGSIZE);

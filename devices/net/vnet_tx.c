@@ -59,7 +59,7 @@ static bool tx_hdr_ok(const struct vnet *n, struct vnet_hdr *h, size_t flen)
 ssize_t vnet_tx_copy(struct vnet *n, const struct iovec *out, unsigned out_num, uint8_t *buf,
 		     size_t cap)
 {
-	uint64_t total = vnet_iov_bytes(out, out_num);
+	uint64_t total = iov_bytes(out, out_num);
 
 	if (total < VNET_HDR_LEN + VNET_ETH_HLEN) {
 		VNET_STAT_ADD(n, tx_malformed, 1);
@@ -69,7 +69,7 @@ ssize_t vnet_tx_copy(struct vnet *n, const struct iovec *out, unsigned out_num, 
 		VNET_STAT_ADD(n, tx_too_big, 1);
 		return -EMSGSIZE;
 	}
-	size_t len = vnet_iov_copy_out(out, out_num, 0, buf, (size_t)total);
+	size_t len = iov_to_buf(out, out_num, 0, buf, (size_t)total);
 	size_t flen = len - VNET_HDR_LEN;
 	struct vnet_hdr h;
 	vnet_hdr_parse(buf, &h);
