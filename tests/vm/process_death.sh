@@ -32,8 +32,11 @@ for victim in cellvm-dev-uart cellvm-core; do
     # this is "during boot", then check the sandbox of both processes.
     for i in $(seq 600); do [ -s "$T/$victim.txt" ] && break; sleep 0.1; done
     for c in $others; do
-        grep -q '^Seccomp:[[:space:]]*2' /proc/$c/status ||
-            fail "$(cat /proc/$c/comm) (pid $c) is not under seccomp"
+        if ! grep -q '^Seccomp:[[:space:]]*2' /proc/$c/status 2>/dev/null; then
+            echo "--- cellvm's output:"; cat "$T/$victim.out"
+            echo "--- guest console:"; tail -20 "$T/$victim.txt"
+            fail "child pid $c of cellvm ($(cat /proc/$c/comm 2>/dev/null || echo gone)) is not under seccomp"
+        fi
     done
     kill -9 "$pid"
     # cellvm must end by itself; if it has not within 60 s, show where

@@ -185,6 +185,7 @@ static int send_setup(struct devhost *h)
 	s.disks = h->disks;
 	s.interface = (char *)(h->interface ? h->interface : "");
 	s.queues = h->queues;
+	s.net = h->net;
 	s.test_trap = h->test_trap;
 	ControlMsg m = CELLVM__CONTROL__INIT;
 	m.msg_case = CELLVM__CONTROL__MSG_SETUP;

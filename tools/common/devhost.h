@@ -40,6 +40,8 @@ struct devhost {
 	size_t ndisks;
 	const char *interface;
 	unsigned queues;
+	/* network devices: the adapter (its fd field indexes fds) */
+	Cellvm__NetAdapter *net;
 	int guest_memory_fd; /* index into fds, or -1 */
 	uint64_t guest_memory_size;
 
