@@ -10,10 +10,22 @@
 #            [--memory SIZE] [--serial stdio|file:PATH] [--on-reboot stop]
 #            [--disk PATH[,if=virtio-blk|virtio-scsi][,media=disk|cdrom]
 #                        [,readonly][,serial=STR]]...
+#            [--name NAME]
+#            [--net tap=NAME|bridge=BR[,ifname=NAME]|stream=PATH[,server]
+#                       [,mac=XX:XX:XX:XX:XX:XX][,model=virtio]]...
 # --disk is cellvm's: default if=virtio-scsi; virtio-blk disks become
 # virtio-blk-pci functions in option order (/dev/vda...), virtio-scsi ones
 # targets 0, 1... of one virtio-scsi-pci controller (/dev/sda..., /dev/sr0...);
 # the format (qcow2 or raw) comes from the file's first bytes.
+# --net is cellvm's too: each a virtio-net-pci function on
+#   tap=NAME     an existing TAP (-netdev tap,ifname=NAME,vhost=off);
+#   bridge=BR    a TAP made here (ifname=, else qvtapPID_N), attached to BR
+#                and removed when QEMU ends (so QEMU runs as a child then);
+#   stream=PATH  QEMU's -netdev stream on a unix socket, server=on with
+#                ,server (QEMU does not wait for the peer before the guest
+#                runs, unlike cellvm).
+# The MAC: mac=, else one derived from --name and the index (52:...), else
+# QEMU's default.
 # Environment:
 #   QEMU_ACCEL   kvm or tcg (default: kvm when /dev/kvm is usable, else tcg)
 #   QEMU_CACHE   the drives' cache mode (default writeback: like cellvm,
@@ -22,7 +34,11 @@
 #   QEMU         the binary (default qemu-system-x86_64)
 # Exit status: QEMU's (0 when the guest powers off); 2 on bad options.
 set -u
-die() { echo "qemu_vm: error: $*" >&2; exit 2; }
+die() {
+    echo "qemu_vm: error: $*" >&2
+    for t in ${taps:-}; do ip link del "$t" 2>/dev/null; done
+    exit 2
+}
 
 accel=${QEMU_ACCEL:-}
 if [ -z "$accel" ]; then
@@ -37,14 +53,14 @@ cache=${QEMU_CACHE:-writeback}
 
 [ "${1:-}" = run ] && shift
 kernel= initrd= cmdline= cpus=1 memory=512M serial=stdio noreboot=
-nblk=0 nscsi=0 n=0
+nblk=0 nscsi=0 n=0 nnet=0 vmname= taps=
 # The drive and device options, built up as positional parameters at the end.
 set -- "$@" --end-of-options--
 while [ "$1" != --end-of-options-- ]; do
     opt=$1
     shift
     case $opt in
-    --kernel | --initrd | --cmdline | --cpus | --memory | --serial | --on-reboot | --disk)
+    --kernel | --initrd | --cmdline | --cpus | --memory | --serial | --on-reboot | --disk | --net | --name)
         [ "$1" != --end-of-options-- ] || die "$opt wants a value" ;;
     esac
     case $opt in
@@ -93,17 +109,74 @@ while [ "$1" != --end-of-options-- ]; do
         set -- "$@" -device "$dev"
         n=$((n + 1))
         ;;
+    --name) vmname=$1; shift ;;
+    --net)
+        spec=$1
+        shift
+        kind=${spec%%,*}
+        rest=${spec#"$kind"}
+        mac= server=off ifname=
+        IFS=,
+        for o in $rest; do
+            case $o in
+            '' | model=virtio) ;;
+            mac=*) mac=${o#mac=} ;;
+            server) server=on ;;
+            ifname=*) ifname=${o#ifname=} ;;
+            *) unset IFS; die "--net $spec: unknown option $o" ;;
+            esac
+        done
+        unset IFS
+        case $kind in
+        tap=?*)
+            netdev="tap,ifname=${kind#tap=},script=no,downscript=no,vhost=off" ;;
+        bridge=?*)
+            # Made here rather than by QEMU's bridge helper, which needs
+            # its ACL file; the name fits IFNAMSIZ (15).
+            br=${kind#bridge=}
+            [ -n "$ifname" ] || ifname=qvtap$$_$nnet
+            ip tuntap add dev "$ifname" mode tap || die "--net $spec: cannot create TAP $ifname"
+            taps="$taps $ifname"
+            { ip link set "$ifname" master "$br" && ip link set "$ifname" up; } ||
+                { ip link del "$ifname"; die "--net $spec: cannot attach $ifname to bridge $br"; }
+            netdev="tap,ifname=$ifname,script=no,downscript=no,vhost=off" ;;
+        stream=?*)
+            netdev="stream,addr.type=unix,addr.path=${kind#stream=},server=$server" ;;
+        *) die "--net $spec: tap=NAME, bridge=BR or stream=PATH" ;;
+        esac
+        if [ -z "$mac" ] && [ -n "$vmname" ]; then
+            mac=52:$(printf '%s:%s' "$vmname" "$nnet" | md5sum | cut -c1-10 | sed 's/../&:/g; s/:$//')
+        fi
+        set -- "$@" -netdev "$netdev,id=n$nnet" -device "virtio-net-pci,netdev=n$nnet${mac:+,mac=$mac}"
+        nnet=$((nnet + 1))
+        ;;
     *) die "unknown option $opt" ;;
     esac
 done
 shift  # --end-of-options--
 [ -n "$kernel" ] || die "--kernel is required"
 [ "$nblk" -le 15 ] && [ "$nscsi" -le 15 ] || die "at most 15 virtio-blk and 15 virtio-scsi disks"
+[ "$nnet" -le 15 ] || die "at most 15 --net"
 case $serial in
 stdio | file:*) ;;
 *) die "--serial stdio or file:PATH" ;;
 esac
 # QEMU's -m wants M or G, as cellvm's --memory does.
-exec ${QEMU:-qemu-system-x86_64} -accel "$accel" -cpu "$cpu" -M "${QEMU_MACHINE:-pc}" \
+set -- ${QEMU:-qemu-system-x86_64} -accel "$accel" -cpu "$cpu" -M "${QEMU_MACHINE:-pc}" \
     -smp "$cpus" -m "$memory" -nodefaults -display none -serial "$serial" $noreboot \
     -kernel "$kernel" ${initrd:+-initrd "$initrd"} -append "$cmdline" "$@"
+[ -n "$taps" ] || exec "$@"
+# TAPs made here: QEMU runs as a child (stdin passed on: an asynchronous
+# command's is /dev/null otherwise), signals go on to it, and the TAPs are
+# removed however it ends.
+exec 3<&0
+"$@" <&3 3<&- &
+qpid=$!
+trap 'kill -TERM $qpid 2>/dev/null' HUP INT TERM
+while :; do
+    wait $qpid
+    rc=$?
+    kill -0 $qpid 2>/dev/null || break  # else wait was cut short by a signal
+done
+for t in $taps; do ip link del "$t" 2>/dev/null; done
+exit $rc
