@@ -201,3 +201,102 @@ ext4_roundtrip() {
     same "the files' sums at the first and the second boot" "$guest" "$(out_lines "$T/r.out" t sum)"
     qcow2_clean "$img"
 }
+
+# ---------------------------------------------------------- network tests
+# Guest-side shell functions for the network tests, put in the guest as
+# /net.sh by net_initrd.  Results are "TAG-WHAT: ..." lines, as above.
+# The guest's busybox nc closes the connection at EOF on its stdin, so a
+# receiving nc reads stdin from a FIFO opened read-write: never any data,
+# never EOF; it ends at the peer's EOF.
+write_guest_net_lib() {
+    cat >"$1" <<'GUEST'
+# net_up ADDR TAG: the first interface but lo gets ADDR/24 and goes up;
+# prints TAG-if: NAME MAC driver=DRIVER.
+net_up() {
+    i=0 ifc=
+    while [ -z "$ifc" ] && [ $i -lt 50 ]; do
+        ifc=$(ls /sys/class/net | grep -vx lo | head -n 1)
+        [ -n "$ifc" ] || sleep 0.1
+        i=$((i + 1))
+    done
+    [ -n "$ifc" ] || { echo "$2-error: no network interface"; return 1; }
+    drv=$(readlink "/sys/class/net/$ifc/device/driver")
+    echo "$2-if: $ifc $(cat "/sys/class/net/$ifc/address") driver=${drv##*/}"
+    ip addr add "$1/24" dev "$ifc" && ip link set "$ifc" up ||
+        { echo "$2-error: cannot configure $ifc"; return 1; }
+    [ -p /tmp/hold ] || mkfifo /tmp/hold
+}
+# ping_wait IP TAG: waits (60 s at most) for IP to answer a ping, then
+# prints TAG-ping: the summary of 3 more.
+ping_wait() {
+    i=0
+    until ping -c 1 -W 1 "$1" >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -lt 60 ] || { echo "$2-error: no ping reply from $1"; return 1; }
+    done
+    echo "$2-ping: $(ping -c 3 -W 2 "$1" | grep 'packets transmitted')"
+}
+# fetch IP PORT FILE TAG: FILE gets what the listener at IP:PORT sends
+# (tries to connect for 60 s: the peer may not listen yet).
+fetch() {
+    i=0
+    until nc "$1" "$2" <>/tmp/hold >"$3" 2>/tmp/nc.err; do
+        i=$((i + 1))
+        [ $i -lt 120 ] || { cat /tmp/nc.err; echo "$4-error: cannot fetch from $1:$2"; return 1; }
+        sleep 0.5
+    done
+}
+# put IP PORT FILE TAG: sends FILE to the listener at IP:PORT (likewise).
+put() {
+    i=0
+    until nc "$1" "$2" <"$3" 2>/tmp/nc.err; do
+        i=$((i + 1))
+        [ $i -lt 120 ] || { cat /tmp/nc.err; echo "$4-error: cannot send to $1:$2"; return 1; }
+        sleep 0.5
+    done
+}
+# serve PORT FILE: sends FILE to the first peer that connects to PORT.
+serve() { nc -l -p "$1" <"$2" >/dev/null; }
+# take PORT FILE: FILE gets what the first peer connecting to PORT sends.
+take() { nc -l -p "$1" <>/tmp/hold >"$2"; }
+# report FILE TAG WHAT: prints TAG-WHAT: MD5 BYTES of FILE.
+report() { echo "$2-$3: $(md5sum <"$1" | cut -d' ' -f1) $(wc -c <"$1")"; }
+# random FILE MIB: MIB MiB of random data.
+random() { dd if=/dev/urandom of="$1" bs=1M count="$2" 2>/dev/null; }
+GUEST
+}
+
+# net_initrd: sets BOOT_INITRD to the guest's initramfs plus /net.sh;
+# loads modules (virtio_net).
+net_initrd() {
+    write_guest_net_lib "$T/net.sh"
+    BOOT_INITRD=$T/initrd-net.cpio
+    sh tools/bench/guest_initrd.sh "$BOOT_INITRD" "$T/net.sh:/net.sh" ||
+        fail "cannot build the guest's initrd"
+    GUEST_MODS=1
+}
+
+# NC: the host's netcat (busybox's, as in the guest).
+NC=${NC:-busybox nc}
+
+# host_report FILE: MD5 BYTES of FILE, as the guest's report prints them.
+host_report() { echo "$(md5sum <"$1" | cut -d' ' -f1) $(wc -c <"$1")"; }
+
+# bridge_up BR ADDR: a bridge BR with ADDR/24, up, in this namespace.
+bridge_up() {
+    ip link set lo up
+    ip link add "$1" type bridge || fail "cannot create bridge $1 (modprobe bridge?)"
+    ip addr add "$2/24" dev "$1" && ip link set "$1" up || fail "cannot configure bridge $1"
+}
+
+# wait_pid PID SECONDS: waits for PID (a job of this shell) to end; returns
+# its status, or 124 (after killing it) when it did not end in time.
+wait_pid() {
+    i=0
+    while kill -0 "$1" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -le $(($2 * 10)) ] || { kill -9 "$1" 2>/dev/null; wait "$1"; return 124; }
+        sleep 0.1
+    done
+    wait "$1"
+}

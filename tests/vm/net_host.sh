@@ -1,0 +1,44 @@
+# Host <-> guest over a bridge: in a network namespace of its own, a bridge
+# br0 (10.0.2.1/24); the VM (--net bridge=br0, virtio-net) takes
+# 10.0.2.15/24, pings 10.0.2.1, fetches 64 MiB of random data from the host
+# and sends 64 MiB of its own back, both over TCP (busybox nc); the MD5 and
+# byte count of each file must be the same on both ends.
+# A namespace of our own: the bridge and any TAP vanish with it.
+[ -n "${NET_TEST_NS:-}" ] || exec env NET_TEST_NS=1 unshare -n sh "$0" "$@"
+. tests/vm/lib.sh
+MIB=64
+modprobe -q tun 2>/dev/null; modprobe -q bridge 2>/dev/null
+bridge_up br0 10.0.2.1
+net_initrd
+dd if=/dev/urandom of="$T/h2g.bin" bs=1M count=$MIB 2>/dev/null || fail "no random data"
+mkfifo "$T/hold"
+# Both listeners are up before the guest boots; it connects to them.
+$NC -l -p 5001 <"$T/h2g.bin" >/dev/null 2>"$T/serve.err" &
+serve_pid=$!
+$NC -l -p 5002 <>"$T/hold" >"$T/g2h.bin" 2>"$T/take.err" &
+take_pid=$!
+boot vm ". /net.sh
+net_up 10.0.2.15 t || exit 1
+ping_wait 10.0.2.1 t || exit 1
+fetch 10.0.2.1 5001 /tmp/h2g.bin t || exit 1
+report /tmp/h2g.bin t h2g
+rm /tmp/h2g.bin
+random /tmp/g2h.bin $MIB || { echo t-error: no random data; exit 1; }
+report /tmp/g2h.bin t g2h
+put 10.0.2.1 5002 /tmp/g2h.bin t || exit 1
+echo t-ok" --cpus 1 --memory 512M --net bridge=br0 ||
+    { rc=$?; tail -40 "$T/vm.out"; fail "VM exited $rc"; }
+guest_ok "$T/vm.out" t
+expect "$T/vm.out" 'cellvm-guest: exit=0'
+# The guest's NIC is virtio-net, and it pinged the host with no loss.
+out_lines "$T/vm.out" t if | grep -q 'driver=virtio_net$' ||
+    fail "the guest's interface is not virtio_net: $(out_lines "$T/vm.out" t if)"
+out_lines "$T/vm.out" t ping | grep -q ' 3 packets received' ||
+    fail "ping: $(out_lines "$T/vm.out" t ping)"
+wait_pid "$serve_pid" 10 || { cat "$T/serve.err"; fail "the host's sending nc did not end well"; }
+wait_pid "$take_pid" 10 || { cat "$T/take.err"; fail "the host's receiving nc did not end well"; }
+want=$(host_report "$T/h2g.bin")
+same "host -> guest: MD5 and bytes (host, guest)" "$want" "$(out_lines "$T/vm.out" t h2g)"
+same "guest -> host: MD5 and bytes (guest, host)" "$(out_lines "$T/vm.out" t g2h)" "$(host_report "$T/g2h.bin")"
+[ "${want#* }" -eq $((MIB * 1048576)) ] || fail "the host sent ${want#* } bytes"
+echo "ok: $MIB MiB each way between host and guest over bridge br0, sums equal"
