@@ -261,6 +261,9 @@ serve() { nc -l -p "$1" <"$2" >/dev/null; }
 take() { nc -l -p "$1" <>/tmp/hold >"$2"; }
 # report FILE TAG WHAT: prints TAG-WHAT: MD5 BYTES of FILE.
 report() { echo "$2-$3: $(md5sum <"$1" | cut -d' ' -f1) $(wc -c <"$1")"; }
+# stamp TAG WHAT: prints TAG-at: the guest's uptime and WHAT (to see
+# where the time goes in a slow run).
+stamp() { echo "$1-at: $(cut -d' ' -f1 /proc/uptime) $2"; }
 # random FILE MIB: MIB MiB of random data.
 random() { dd if=/dev/urandom of="$1" bs=1M count="$2" 2>/dev/null; }
 GUEST
