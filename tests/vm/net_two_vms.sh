@@ -12,20 +12,26 @@ net_initrd
 
 # b makes the data, serves it on port 5000, takes it back on port 5001.
 SNIPPET_B='. /net.sh
+stamp b start
 net_up 10.0.2.16 b || exit 1
 random /tmp/data 4 || { echo b-error: no random data; exit 1; }
 report /tmp/data b made
 ping_wait 10.0.2.15 b || exit 1
+stamp b pinged
 serve 5000 /tmp/data || { echo b-error: serving failed; exit 1; }
 take 5001 /tmp/back || { echo b-error: taking failed; exit 1; }
 report /tmp/back b back
+stamp b done
 echo b-ok'
 SNIPPET_A='. /net.sh
+stamp a start
 net_up 10.0.2.15 a || exit 1
 ping_wait 10.0.2.16 a || exit 1
+stamp a pinged
 fetch 10.0.2.16 5000 /tmp/got a || exit 1
 report /tmp/got a got
 put 10.0.2.16 5001 /tmp/got a || exit 1
+stamp a done
 echo a-ok'
 
 # check LABEL: both guests went through; the sums agree.
@@ -45,9 +51,13 @@ check() {
     # mac1 mac2: each guest's MAC, as it saw it.
     mac_a=$(out_lines "$T/$1-a.out" a if | cut -d' ' -f2)
     mac_b=$(out_lines "$T/$1-b.out" b if | cut -d' ' -f2)
+    echo "$1: $(( $(date +%s) - start )) s; guest a: $(out_lines "$T/$1-a.out" a at | tr '\n' ' '); b: $(out_lines "$T/$1-b.out" b at | tr '\n' ' ')"
 }
 
-# One bridge: both VMs at once.
+# One pair at a time: once with four nested VMs at once, the nested KVM
+# host's kernel died (a stack overflow in its #GP handler under TCG).
+# The bridge pair: both VMs at once.
+start=$(date +%s)
 boot bridge-b "$SNIPPET_B" --memory 256M --net bridge=br0,mac=52:54:00:00:00:0b &
 pid_b=$!
 boot bridge-a "$SNIPPET_A" --memory 256M --net bridge=br0,mac=52:54:00:00:00:0a &
@@ -57,7 +67,8 @@ same "bridge: VM a's MAC" "$mac_a" 52:54:00:00:00:0a
 same "bridge: VM b's MAC" "$mac_b" 52:54:00:00:00:0b
 echo "ok: two VMs on bridge br0: ping both ways, 4 MiB there and back"
 
-# A stream socket: the server first; the client once its socket exists.
+# The stream pair: the server first; its client once the socket exists.
+start=$(date +%s)
 boot stream-b "$SNIPPET_B" --memory 256M --name net-b --net "stream=$T/link.sock,server" &
 pid_b=$!
 for i in $(seq 300); do [ -S "$T/link.sock" ] && break; sleep 0.1; done
