@@ -20,11 +20,11 @@ esac
 VM_PID=$!
 # Until the guest's link is up: the device is in use when it dies.
 for i in $(seq 1200); do
-    tr -d '\r' <"$T/kill.txt" 2>/dev/null | grep -qx k-up && break
+    cat "$T/kill.txt" 2>/dev/null | tr -d '\r' | grep -qx k-up && break
     kill -0 "$VM_PID" 2>/dev/null || break
     sleep 0.1
 done
-tr -d '\r' <"$T/kill.txt" 2>/dev/null | grep -qx k-up ||
+cat "$T/kill.txt" 2>/dev/null | tr -d '\r' | grep -qx k-up ||
     { cat "$T/kill.out"; tail -20 "$T/kill.txt" 2>/dev/null; fail "the guest's link never came up"; }
 # The TAP cellvm made is the bridge's only port.
 taps=$(ip -o link show master br0 | cut -d: -f2 | sed 's/@.*//; s/ //g')
