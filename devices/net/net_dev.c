@@ -50,6 +50,7 @@ struct net_dev {
 
 	bool link_down; /* the backend is gone: stop polling it */
 	bool hup;       /* stream peer hung up: read what is left, then link down */
+	bool config_changed; /* the guest must hear of a config change */
 	unsigned errors_logged;
 	struct iovec *out, *in; /* for the transmit and control queues */
 };
@@ -76,7 +77,9 @@ static void link_lost(struct net_dev *nd, const char *why)
 	nd->link_down = true;
 	device_log(nd->d, CELLVM__LOG__LEVEL__WARNING, "%s: %s; link down", nd->backend, why);
 	__atomic_store_n(&nd->vnet.link_up, false, __ATOMIC_RELEASE);
-	virtio_pci_config_changed(&nd->vp);
+	/* Told once no queue lock is held: the transport takes its own lock
+	 * and then queue locks, so taking it under one could deadlock. */
+	nd->config_changed = true;
 }
 
 /* ---- offloads: what the guest takes, told to the TAP ---- */
@@ -352,6 +355,10 @@ void net_device_poll(struct device *d, int timeout_ms)
 	}
 	if (!nd->rx_wait && (nd->rx_len || (be & POLLIN) || more || (nd->hup && !nd->link_down)))
 		rx_round(nd);
+	if (nd->config_changed) {
+		nd->config_changed = false;
+		virtio_pci_config_changed(&nd->vp);
+	}
 }
 
 static void *net_thread(void *arg)
