@@ -409,6 +409,7 @@ static int net_setup(struct device *d, const Cellvm__Setup *s)
 		device_fail(d, "MTU %u is outside 68..65535", na->mtu);
 		return -1;
 	}
+	nd->io.fd = -1;
 	nd->backend = na->backend && na->backend[0] ? na->backend : "the backend";
 	int fd = device_fd(d, na->fd, "the network backend");
 	if (fd < 0)
@@ -420,6 +421,10 @@ static int net_setup(struct device *d, const Cellvm__Setup *s)
 	}
 	enum net_io_kind kind = na->kind == CELLVM__NET_ADAPTER__KIND__TAP ? NET_IO_TAP
 									  : NET_IO_STREAM;
+	if (net_io_init(&nd->io, dfd, kind, 0) < 0) {
+		device_fail(d, "out of memory");
+		return -1;
+	}
 	nd->rx_pkt = malloc(NET_IO_BUF_MAX);
 	nd->tx_frame = malloc(VNET_TX_BUF_SIZE);
 	nd->out = calloc(VQ_MAX_SEGS, sizeof(struct iovec));
@@ -428,7 +433,7 @@ static int net_setup(struct device *d, const Cellvm__Setup *s)
 				     .in = calloc(VQ_MAX_SEGS, sizeof(struct iovec)),
 				     .out_cap = VQ_MAX_SEGS, .in_cap = VQ_MAX_SEGS};
 	if (!nd->rx_pkt || !nd->tx_frame || !nd->out || !nd->in || !nd->rx_req.out ||
-	    !nd->rx_req.in || net_io_init(&nd->io, dfd, kind, 0) < 0) {
+	    !nd->rx_req.in) {
 		device_fail(d, "out of memory");
 		return -1;
 	}
@@ -477,11 +482,32 @@ static void net_device_reset(struct device *d)
 		virtio_pci_reset(&((struct net_dev *)d->priv)->vp);
 }
 
+/* A device process leaves its memory to exit (the thread may be inside
+ * it); without the thread (net_inline) everything is given back, so a
+ * harness can run many lives in one process. */
+static void net_teardown(struct device *d)
+{
+	struct net_dev *nd = d->priv;
+	if (!nd || !net_inline)
+		return;
+	net_io_free(&nd->io);
+	free(nd->rx_pkt);
+	free(nd->tx_frame);
+	free(nd->out);
+	free(nd->in);
+	free(nd->rx_req.out);
+	free(nd->rx_req.in);
+	nd->rx_pkt = nd->tx_frame = NULL;
+	nd->out = nd->in = nd->rx_req.out = nd->rx_req.in = NULL;
+	d->priv = NULL;
+}
+
 const struct device_ops net_device_ops = {
 	.name = "net",
 	.policy = &sandbox_policy_net,
 	.setup = net_setup,
 	.reset = net_device_reset,
+	.teardown = net_teardown,
 	.pci = true,
 	.bar_read = net_bar_read,
 	.bar_write = net_bar_write,
