@@ -64,7 +64,7 @@ void dh_drain_control(struct dev_harness *h)
 	}
 }
 
-__attribute__((no_sanitize("coverage"))) void dh_check_config(const struct dev_harness *h)
+DH_NO_COVERAGE void dh_check_config(const struct dev_harness *h)
 {
 	const uint8_t *c = h->d->pci.config;
 	for (unsigned i = 0; i < DEVICE_PCI_CONFIG; i++)

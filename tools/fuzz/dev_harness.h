@@ -37,6 +37,13 @@
 			fprintf(stderr, __VA_ARGS__); \
 	} while (0)
 
+/* Byte loops not worth instrumenting (gcc has no such attribute). */
+#ifdef __clang__
+#define DH_NO_COVERAGE __attribute__((no_sanitize("coverage")))
+#else
+#define DH_NO_COVERAGE
+#endif
+
 extern const char *dh_name; /* in messages: "fuzz_net" */
 extern bool dh_trace;
 
