@@ -182,6 +182,7 @@ struct fifo {
 
 struct popped {
 	uint32_t gen; /* live while it is the harness's current generation */
+	unsigned count; /* pops not yet pushed (a hostile guest may offer a head twice) */
 	uint32_t writable;
 	unsigned nseg;
 	struct iovec seg[8]; /* the first writable segments, for the header */
@@ -309,7 +310,10 @@ static void hook_popped(void *ctx, unsigned q, const struct vq_req *req)
 	}
 	CHECK(w == req->in_bytes, "queue %u: in_bytes %llu, segments %llu", q,
 	      (unsigned long long)req->in_bytes, (unsigned long long)w);
+	if (p->gen != H.gen)
+		p->count = 0;
 	p->gen = H.gen;
+	p->count++;
 	p->writable = (uint32_t)w;
 }
 
@@ -381,13 +385,13 @@ static void hook_pushed(void *ctx, unsigned q, uint16_t head, uint32_t len)
 	(void)ctx;
 	CHECK(q < NQ && head < POP_MAX, "pushed head %u on queue %u", head, q);
 	struct popped *p = &pop[q][head];
-	CHECK(p->gen == H.gen, "queue %u: head %u pushed, not popped", q, head);
+	CHECK(p->gen == H.gen && p->count, "queue %u: head %u pushed, not popped", q, head);
 	CHECK(len <= p->writable, "queue %u: used length %u, %u writable", q, len, p->writable);
 	if (q == TXQ)
 		CHECK(len == 0, "tx chain used with length %u", len);
 	if (q == RXQ)
 		rx_pushed(head, len, p);
-	p->gen = 0;
+	p->count--;
 	for (unsigned s = 0; s < TX_SLOTS && q == TXQ; s++)
 		if (H.tx_slot_head[s] == head)
 			H.tx_slot_busy[s] = false;
