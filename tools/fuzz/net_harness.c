@@ -75,16 +75,8 @@ void net_harness_release(struct device *d)
 	struct net_dev *nd = d->priv;
 	if (!nd)
 		return;
-	if (nd->io.rx || nd->io.tx) /* net_io_init ran */
-		net_io_free(&nd->io);
-	free(nd->rx_pkt);
-	free(nd->tx_frame);
-	free(nd->out);
-	free(nd->in);
-	free(nd->rx_req.out);
-	free(nd->rx_req.in);
 	if (nd->vp.mem.nr)
 		munmap(nd->vp.mem.region[0].host, nd->vp.mem.region[0].len);
-	memset(nd, 0, sizeof(*nd));
-	d->priv = NULL;
+	nd->vp.mem.nr = 0;
+	net_device_ops.teardown(d); /* the rest: buffers, backend (net_inline) */
 }

@@ -34,7 +34,7 @@ bool net_harness_link_down(struct device *d);
 size_t net_harness_tx_held(struct device *d);
 size_t net_harness_rx_held(struct device *d);
 /* Frees the model's buffers, closes its backend fd and unmaps its guest
- * RAM; then device_release(d) closes the rest. */
+ * RAM (the device's teardown, with net_inline, frees the rest). */
 void net_harness_release(struct device *d);
 
 #endif
