@@ -182,6 +182,13 @@ bool vmdir_is_locked(const char *dir);
 /* The root's own lock, held while create checks names and makes a VM. */
 int vmdir_lock_root(const char *root, char *err, size_t errlen);
 
+/* --- disk images (hdd.c) --------------------------------------------- */
+/* Creates PATH, an expanding qcow2 image of SIZE bytes (within the limits);
+ * refuses a PATH that exists. */
+int vmconf_create_hdd(const char *path, uint64_t size, char *err, size_t errlen);
+/* The virtual size of an existing image (qcow2 or raw). */
+int vmconf_image_size(const char *path, uint64_t *size, char *err, size_t errlen);
+
 /* --- running it (run_argv.c) ------------------------------------------ */
 /* The `cellvm run` arguments (no program name) that run DEF from its
  * directory DIR: --kernel --initrd --cmdline --cpus --memory --disk ...
