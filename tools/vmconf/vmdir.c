@@ -152,7 +152,8 @@ int vmdir_find(const char *root, const char *who, bool allow_broken, struct vm_e
 	       char *err, size_t errlen)
 {
 	struct vm_entry *list;
-	unsigned n, hits = 0;
+	unsigned n, hits = 0, broken = 0;
+	char why[sizeof(e->error)] = "";
 	struct stat st;
 
 	memset(e, 0, sizeof(*e));
@@ -175,6 +176,8 @@ int vmdir_find(const char *root, const char *who, bool allow_broken, struct vm_e
 	if (vmdir_list(root, &list, &n, err, errlen) < 0)
 		return -1;
 	for (unsigned i = 0; i < n; i++) {
+		if (!list[i].def && !broken++)
+			snprintf(why, sizeof(why), "%s", list[i].error);
 		if (list[i].def && !strcmp(list[i].def->name, who)) {
 			if (!hits++) {
 				*e = list[i];
@@ -188,6 +191,9 @@ int vmdir_find(const char *root, const char *who, bool allow_broken, struct vm_e
 	vmdir_entry_free(e);
 	if (hits)
 		snprintf(err, errlen, "%u VMs are named '%s' in %s: give the UUID", hits, who, root);
+	else if (broken)
+		snprintf(err, errlen, "no VM named '%s' in %s; %u VM(s) there have a broken "
+			 "config.pvs and go by UUID, the first: %s", who, root, broken, why);
 	else
 		snprintf(err, errlen, "no VM named '%s' in %s (cellvm list --all)", who, root);
 	return -1;
