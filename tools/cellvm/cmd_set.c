@@ -154,9 +154,6 @@ static int check_request(const struct set_request *q)
 	if (q->add && !hdd && !cdrom && !net && !serial)
 		return cmd_fail("set", CMD_USAGE, "--device-add %s: expected hdd, cdrom, net or "
 				"serial", q->add);
-	if (!q->cpus && !q->memsize && !q->videosize && !q->kernel && !q->initrd &&
-	    !q->cmdline && !q->add && !q->del)
-		return cmd_fail("set", CMD_USAGE, "nothing to change (cellvm set --help)");
 	if ((q->size && !hdd) || (q->image && !hdd && !cdrom) || (q->iface && !hdd && !cdrom))
 		return cmd_fail("set", CMD_USAGE, "--size goes with --device-add hdd, --image "
 				"and --interface with --device-add hdd or cdrom");
@@ -169,6 +166,9 @@ static int check_request(const struct set_request *q)
 		return cmd_fail("set", CMD_USAGE, "one of --bridge, --tap, --stream");
 	if (q->output && q->socket)
 		return cmd_fail("set", CMD_USAGE, "one of --output, --socket");
+	if (!q->cpus && !q->memsize && !q->videosize && !q->kernel && !q->initrd &&
+	    !q->cmdline && !q->add && !q->del)
+		return cmd_fail("set", CMD_USAGE, "nothing to change (cellvm set --help)");
 	return CMD_OK;
 }
 
