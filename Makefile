@@ -19,9 +19,10 @@ ifeq ($(origin CC),default)
 CC        := gcc
 endif
 SAN       ?=
-PKGS      := libprotobuf-c libseccomp libevent uuid zlib libzstd
+PKGS      := libprotobuf-c libseccomp libevent uuid zlib libzstd libxml-2.0
 CFLAGS    := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
-             -I. -I$(BUILD)/gen $(SAN) $(EXTRA_CFLAGS)
+             -I. -I$(BUILD)/gen $(SAN) $(EXTRA_CFLAGS) \
+             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS   := $(SAN)
 LDLIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
