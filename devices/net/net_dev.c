@@ -7,6 +7,7 @@
 #include <linux/if_tun.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,7 +31,7 @@ struct net_dev {
 	struct virtio_model model;
 	struct vnet vnet;
 	struct net_io io;
-	const char *backend; /* for messages */
+	char backend[128]; /* for messages */
 	pthread_t thread;
 
 	/* receive: one packet from the backend that the guest has not taken
@@ -410,7 +411,9 @@ static int net_setup(struct device *d, const Cellvm__Setup *s)
 		return -1;
 	}
 	nd->io.fd = -1;
-	nd->backend = na->backend && na->backend[0] ? na->backend : "the backend";
+	/* Copied: the setup message is freed once setup is done. */
+	snprintf(nd->backend, sizeof(nd->backend), "%s",
+		 na->backend && na->backend[0] ? na->backend : "the backend");
 	int fd = device_fd(d, na->fd, "the network backend");
 	if (fd < 0)
 		return -1;
