@@ -420,7 +420,8 @@ int supervise(const struct vm_config *cfg)
 			fprintf(stderr, "cellvm: %s\n", err);
 		nets_close(r.backends, &r.nbackends);
 		event_base_free(r.base);
-		return rc == NETS_STOPPED ? 0 : 1;
+		/* A backend that cannot be had is a bad option: nothing ran. */
+		return rc == NETS_STOPPED ? 0 : 2;
 	}
 	for (;;) {
 		enum outcome o = run_once(&r);
