@@ -16,7 +16,6 @@
  * yet, so they are taken here: blocked, and read from a signalfd. */
 static int wait_for_peer(struct net_backend *b, unsigned i, char *err, size_t errlen)
 {
-	fprintf(stderr, "cellvm: net%u: waiting for a peer on %s\n", i, b->path);
 	sigset_t stop, old;
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
@@ -26,6 +25,8 @@ static int wait_for_peer(struct net_backend *b, unsigned i, char *err, size_t er
 		snprintf(err, errlen, "net%u: blocking signals: %s", i, strerror(errno));
 		return -1;
 	}
+	/* Said once the signals are ours: a script may stop us on it. */
+	fprintf(stderr, "cellvm: net%u: waiting for a peer on %s\n", i, b->path);
 	int sfd = signalfd(-1, &stop, SFD_CLOEXEC);
 	int rc;
 	if (sfd < 0) {
