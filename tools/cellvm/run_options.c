@@ -51,7 +51,7 @@ void run_usage(FILE *f)
 		"                       CD/DVD drives /dev/sr0..); virtio-blk: /dev/vda.. in order.\n"
 		"                       media=cdrom is a read-only CD/DVD drive on virtio-scsi.\n"
 		"  --net SPEC[,mac=XX:XX:XX:XX:XX:XX][,model=virtio]\n"
-		"                       a virtio-net adapter (up to 15, eth0.. in order), each\n"
+		"                       a virtio-net adapter (up to 15, in option order), each\n"
 		"                       served by its own sandboxed cellvm-dev-net process.\n"
 		"                       SPEC is its backend:\n"
 		"                         tap=NAME           an existing TAP interface\n"
