@@ -9,6 +9,8 @@
 #   tests/unit/test_NAME.c                   -> $(BUILD)/tests/test_NAME (cmocka)
 #   tests/integration/*.sh                   -> run by make check
 #   tools/fuzz/fuzz_NAME.c                   -> $(BUILD)/fuzz/fuzz_NAME (clang, libFuzzer)
+#   tools/fuzz/other *.c (shared harness code) -> linked into every fuzz_NAME, and
+#                                               into unit tests ($(BUILD)/libharness.a)
 #   tools/bench/bench_NAME.c                 -> $(BUILD)/bench/bench_NAME
 #   tests/helpers/NAME.c                     -> $(BUILD)/test-bin/NAME (for tests)
 
@@ -17,9 +19,10 @@ ifeq ($(origin CC),default)
 CC        := gcc
 endif
 SAN       ?=
-PKGS      := libprotobuf-c libseccomp libevent uuid zlib libzstd
+PKGS      := libprotobuf-c libseccomp libevent uuid zlib libzstd libxml-2.0
 CFLAGS    := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
-             -I. -I$(BUILD)/gen $(SAN) $(EXTRA_CFLAGS)
+             -I. -I$(BUILD)/gen $(SAN) $(EXTRA_CFLAGS) \
+             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS   := $(SAN)
 LDLIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
@@ -54,6 +57,8 @@ INTEG     := $(sort $(wildcard tests/integration/*.sh))
 
 FUZZ_SRCS := $(wildcard tools/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tools/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_HELPERS := $(filter-out $(FUZZ_SRCS),$(wildcard tools/fuzz/*.c))
+HARNESS_LIB := $(BUILD)/libharness.a
 FUZZ_TIME ?= 60
 BENCH_SRCS:= $(wildcard tools/bench/bench_*.c)
 BENCH_BINS:= $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
@@ -128,7 +133,13 @@ $(BUILD)/test-bin/%: $(BUILD)/obj/tests/helpers/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(LIB)
+$(HARNESS_LIB): $(patsubst %.c,$(BUILD)/obj/%.o,$(FUZZ_HELPERS))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# The harness archive comes first: a test that uses it gets its members
+# (which may stand in for a library object, see tools/fuzz/net_harness.c).
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(HARNESS_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -170,10 +181,10 @@ fuzzlib:
 	@$(MAKE) --no-print-directory BUILD=build/fuzzlib CC=clang \
 	  SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
 	  build/fuzzlib/libcellvm.a
-$(BUILD)/fuzz/fuzz_%: tools/fuzz/fuzz_%.c fuzzlib
+$(BUILD)/fuzz/fuzz_%: tools/fuzz/fuzz_%.c $(FUZZ_HELPERS) $(wildcard tools/fuzz/*.h) fuzzlib
 	@mkdir -p $(dir $@)
 	clang -I build/fuzzlib/gen $(CFLAGS) $(FUZZ_CFLAGS) \
-	  -o $@ $< build/fuzzlib/libcellvm.a $(LDLIBS)
+	  -o $@ $< $(FUZZ_HELPERS) build/fuzzlib/libcellvm.a $(LDLIBS)
 
 check-fuzz: $(FUZZ_BINS)
 	@tools/run-fuzz.sh 10 $(FUZZ_BINS)

@@ -19,4 +19,8 @@ extern const struct sandbox_policy sandbox_policy_core;
  * fstat on the image fds it holds. */
 extern const struct sandbox_policy sandbox_policy_disk;
 
+/* Network device: recvfrom/sendto on its stream socket, ioctl
+ * TUNSETOFFLOAD on its TAP. */
+extern const struct sandbox_policy sandbox_policy_net;
+
 #endif

@@ -4,7 +4,7 @@
 set -e
 pkgs="gcc make pkg-config libc6-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler
       libseccomp-dev uuid-dev libcmocka-dev clang libclang-rt-14-dev socat
-      acpica-tools zlib1g-dev libzstd-dev qemu-utils e2fsprogs genisoimage
+      acpica-tools zlib1g-dev libzstd-dev libxml2-dev qemu-utils e2fsprogs genisoimage
       iproute2 util-linux"
 missing=
 for p in $pkgs; do

@@ -140,6 +140,17 @@ void virtio_pci_queue_end(struct virtio_pci *vp, unsigned q)
 		needs_reset(vp, vq);
 }
 
+void virtio_pci_config_changed(struct virtio_pci *vp)
+{
+	pthread_mutex_lock(&vp->lock);
+	vp->generation++;
+	uint16_t vector = vp->config_vector;
+	bool live = vp->status & STATUS_DRIVER_OK;
+	pthread_mutex_unlock(&vp->lock);
+	if (live)
+		interrupt(vp, vector, ISR_CONFIG);
+}
+
 int virtio_pci_kick_fd(const struct virtio_pci *vp, unsigned q)
 {
 	return q < vp->model->num_queues ? vp->q[q].kick_fd : -1;
@@ -258,6 +269,8 @@ static void set_status(struct virtio_pci *vp, uint8_t st)
 		/* Only what we offered, and the modern interface. */
 		bool ok = !(vp->driver_features & ~offered(vp)) &&
 			  (vp->driver_features >> VIRTIO_F_VERSION_1 & 1);
+		if (ok && vp->model->set_features)
+			ok = vp->model->set_features(vp->ctx, vp->driver_features);
 		if (!ok) {
 			device_log(vp->d, CELLVM__LOG__LEVEL__WARNING,
 				   "%s: driver features 0x%llx refused", vp->model->name,

@@ -43,6 +43,10 @@ struct virtio_model {
 	uint32_t (*handle)(void *ctx, unsigned q, const struct iovec *out, unsigned out_num,
 			   const struct iovec *in, unsigned in_num);
 	void (*reset)(void *ctx); /* the driver reset the device */
+	/* At FEATURES_OK, with the driver's features (transport bits
+	 * included), before any queue is served: false refuses them (the
+	 * driver sees FEATURES_OK stay clear).  NULL: any subset of ours. */
+	bool (*set_features)(void *ctx, uint64_t features);
 	/* Tests and fuzzing: no queue threads; the caller serves queues with
 	 * virtio_pci_serve_queue, deterministically. */
 	bool inline_queues;
@@ -94,6 +98,10 @@ void virtio_pci_bar_write(struct virtio_pci *vp, unsigned bar, uint64_t off, uns
 struct virtqueue *virtio_pci_queue_begin(struct virtio_pci *vp, unsigned q);
 void virtio_pci_queue_end(struct virtio_pci *vp, unsigned q);
 int virtio_pci_kick_fd(const struct virtio_pci *vp, unsigned q);
+
+/* The device configuration changed (link status, ...): a new generation
+ * and a configuration interrupt.  Any thread. */
+void virtio_pci_config_changed(struct virtio_pci *vp);
 
 /* The device's reset, as when the driver writes status 0 (a VM reset). */
 void virtio_pci_reset(struct virtio_pci *vp);

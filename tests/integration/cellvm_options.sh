@@ -15,7 +15,7 @@ refused() {
     rc=$?
     [ $rc -eq 2 ] || { echo "FAIL: cellvm run $* exited $rc, want 2"; cat "$T/err"; exit 1; }
     [ "$(wc -l <"$T/err")" -eq 1 ] || { echo "FAIL: cellvm run $*: not one line:"; cat "$T/err"; exit 1; }
-    grep -Eq "$pat" "$T/err" || { echo "FAIL: cellvm run $*: '$(cat "$T/err")' lacks '$pat'"; exit 1; }
+    grep -Eq -e "$pat" "$T/err" || { echo "FAIL: cellvm run $*: '$(cat "$T/err")' lacks '$pat'"; exit 1; }
     [ ! -s "$T/out" ] || { echo "FAIL: cellvm run $* printed on stdout"; exit 1; }
     echo "ok: $(cat "$T/err")"
 }
@@ -56,6 +56,27 @@ refused 'backing file' --kernel "$K" --disk "$T/orphan.qcow2"
 blk=
 for i in $(seq 16); do blk="$blk --disk $T/d.qcow2,if=virtio-blk"; done
 refused 'at most 15 virtio-blk disks' --kernel "$K" $blk
+# --net: the adapter's options, then its backend's, all before anything opens.
+refused "mac 'zz' is not six hex pairs" --kernel "$K" --net tap=t0,mac=zz
+refused 'mac 52:54:00:12:34 is not|not six hex pairs' --kernel "$K" --net tap=t0,mac=52:54:00:12:34
+refused 'mac 01:00:5e:00:00:01 is a multicast address' --kernel "$K" --net tap=t0,mac=01:00:5e:00:00:01
+refused 'mac 00:00:00:00:00:00 is all zero' --kernel "$K" --net tap=t0,mac=00:00:00:00:00:00
+refused "model 'e1000' is not offered \(only virtio\)" --kernel "$K" --net tap=t0,model=e1000
+refused "network backend 'vde': unknown kind" --kernel "$K" --net vde=/tmp/sock
+refused "unknown option 'server'" --kernel "$K" --net tap=t0,server
+refused "mac 52:54:00:00:00:01 is also net0's" --kernel "$K" \
+    --net tap=t0,mac=52:54:00:00:00:01 --net tap=t1,mac=52:54:00:00:00:01
+refused 'the same backend as net0' --kernel "$K" --net tap=t0 --net tap=t0
+nets=
+for i in $(seq 0 15); do nets="$nets --net tap=t$i"; done
+refused 'tap=t15: at most 15 network adapters' --kernel "$K" $nets
+refused '--uuid 1234: not a UUID' --kernel "$K" --uuid 1234
+refused '--name: empty' --kernel "$K" --name ''
+# Backends are opened after the options are checked and before any process
+# starts: one that cannot be had is refused the same way (also without
+# /dev/kvm, so cellvm must not look for it first).
+refused 'net0 \(--net stream=.*\): stream .*no such socket' --kernel "$K" --net "stream=$T/nobody"
 "$CELLVM" --help | grep -q 'run ' || { echo "FAIL: cellvm --help"; exit 1; }
 "$CELLVM" run --help | grep -q -- '--disk PATH' || { echo "FAIL: cellvm run --help"; exit 1; }
+"$CELLVM" run --help | grep -q -- '--net SPEC' || { echo "FAIL: cellvm run --help: --net"; exit 1; }
 echo "ok: help texts"

@@ -26,11 +26,13 @@ for victim in cellvm-dev-uart cellvm-core; do
     start_vm "$victim"
     pid=$(child_pid "$VM_PID" "$victim") ||
         { cat "$T/$victim.out"; fail "no $victim process under cellvm"; }
+    # Wait until the guest prints (the kernel's first console lines), so
+    # this is "during boot" and every process is up (not one still being
+    # spawned), then check the sandbox of all of them.
+    for i in $(seq 600); do [ -s "$T/$victim.txt" ] && break; sleep 0.1; done
+    [ -s "$T/$victim.txt" ] || { cat "$T/$victim.out"; fail "the guest printed nothing in 60 s"; }
     # comm is cut to 15 characters: cellvm-dev-uart fits exactly.
     others=$(cat /proc/$VM_PID/task/*/children)
-    # Wait until the guest prints (the kernel's first console lines), so
-    # this is "during boot", then check the sandbox of both processes.
-    for i in $(seq 600); do [ -s "$T/$victim.txt" ] && break; sleep 0.1; done
     for c in $others; do
         if ! grep -q '^Seccomp:[[:space:]]*2' /proc/$c/status 2>/dev/null; then
             echo "--- cellvm's output:"; cat "$T/$victim.out"

@@ -1,9 +1,11 @@
 /* cellvm: the management command.  `cellvm run` supervises one VM in the
- * foreground. */
+ * foreground; create, list, info, set and delete manage VM directories
+ * (tools/cellvm/cmd_*.c). */
 #include <stdio.h>
 #include <string.h>
 
 #include "tools/cellvm/supervisor.h"
+#include "tools/cellvm/vm_commands.h"
 
 static void usage(FILE *f)
 {
@@ -14,11 +16,23 @@ static void usage(FILE *f)
 		"process and one sandboxed process per device, started and watched by a\n"
 		"supervisor per VM.\n"
 		"\n"
-		"Commands:\n"
-		"  run      run one VM in the foreground (cellvm run --help)\n"
+		"Commands (each with --help):\n"
+		"  run      run one VM in the foreground\n"
+		"  create   make a VM directory with the default hardware\n"
+		"  list     the VMs of the root (--all: stopped ones too)\n"
+		"  info     one VM's configuration and state\n"
+		"  set      change a stopped VM (CPUs, memory, devices, boot)\n"
+		"  delete   remove a stopped VM's directory\n"
 		"  help     this text\n"
 		"\n"
-		"Example:\n"
+		"VMs live in ROOT/UUID (config.pvs, *.hdd): ROOT is --root DIR, else\n"
+		"$CELLVM_ROOT, else /vz/vmprivate (root) or ~/.local/share/cellvm/vmprivate.\n"
+		"Exit status: 0 done, 1 the operation failed, 2 bad options.\n"
+		"\n"
+		"Examples:\n"
+		"  cellvm create web1 --distribution debian --memsize 4G\n"
+		"  cellvm set web1 --kernel /boot/vmlinuz --device-add serial\n"
+		"  cellvm list --all\n"
 		"  cellvm run --kernel vmlinuz --initrd initrd.img --cmdline 'console=ttyS0' \\\n"
 		"             --cpus 2 --memory 512M\n");
 }
@@ -45,6 +59,16 @@ int main(int argc, char **argv)
 		}
 		return supervise(&cfg);
 	}
+	static const struct {
+		const char *name;
+		int (*run)(int argc, char **argv);
+	} commands[] = {
+		{ "create", cmd_create }, { "list", cmd_list }, { "info", cmd_info },
+		{ "set", cmd_set },       { "delete", cmd_delete },
+	};
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
 	fprintf(stderr, "cellvm: unknown command '%s' (try cellvm --help)\n", argv[1]);
 	return 2;
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
+#include <uuid/uuid.h>
 
 #include "tools/cellvm/supervisor.h"
 #include "vmm-core/boot.h"
@@ -25,7 +26,7 @@ void run_usage(FILE *f)
 		"usage: cellvm run --kernel PATH [OPTIONS]\n"
 		"\n"
 		"Runs one VM in the foreground: boots a Linux bzImage directly, with a\n"
-		"vCPU core process and one sandboxed process per serial port.  The command\n"
+		"vCPU core process and one sandboxed process per device.  The command\n"
 		"ends when the VM does, with status 0 after the guest powers off.\n"
 		"\n"
 		"Options:\n"
@@ -49,6 +50,25 @@ void run_usage(FILE *f)
 		"                       (one controller, a target per disk, in order: /dev/sda..,\n"
 		"                       CD/DVD drives /dev/sr0..); virtio-blk: /dev/vda.. in order.\n"
 		"                       media=cdrom is a read-only CD/DVD drive on virtio-scsi.\n"
+		"  --net SPEC[,mac=XX:XX:XX:XX:XX:XX][,model=virtio]\n"
+		"                       a virtio-net adapter (up to 15, in option order), each\n"
+		"                       served by its own sandboxed cellvm-dev-net process.\n"
+		"                       SPEC is its backend:\n"
+		"                         tap=NAME           an existing TAP interface\n"
+		"                         bridge=BR[,ifname=NAME]\n"
+		"                                            a new TAP on bridge BR, deleted when\n"
+		"                                            the VM ends (needs CAP_NET_ADMIN)\n"
+		"                         stream=PATH        connect to a unix stream socket\n"
+		"                                            (QEMU's -netdev stream framing)\n"
+		"                         stream=PATH,server listen on PATH; the VM starts when\n"
+		"                                            its one peer connects\n"
+		"                       TAP kinds also take offload=csum+tso4+tso6+ecn+ufo.\n"
+		"                       mac= must be unicast; by default it is 52: and 5 bytes\n"
+		"                       of a hash (FNV-1a 64) of the VM's --uuid, else its\n"
+		"                       --name, else a UUID made for this run, and the\n"
+		"                       adapter's index: the same each run for a named VM.\n"
+		"  --name NAME          the VM's name (for default MACs when there is no --uuid)\n"
+		"  --uuid UUID          the VM's UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)\n"
 		"  --on-reboot restart|stop\n"
 		"                       what a guest reboot does (default restart)\n"
 		"  --no-sandbox         run the core and devices without seccomp and\n"
@@ -58,12 +78,15 @@ void run_usage(FILE *f)
 		"  0   the guest powered off (ACPI S5), or SIGINT/SIGTERM stopped the VM\n"
 		"  1   the VM failed: a triple fault or KVM error (the vCPU's registers are\n"
 		"      printed), or a process of the VM died (which, and how, is printed)\n"
-		"  2   bad options or files; nothing was started\n"
+		"  2   bad options or files, or a network backend that cannot be opened;\n"
+		"      nothing was started\n"
 		"Every process of the VM dies with the supervisor, even on SIGKILL.\n"
 		"\n"
 		"Example:\n"
 		"  cellvm run --kernel vmlinuz --initrd initrd.img --cpus 4 --memory 2G \\\n"
-		"             --serial stdio --serial file:/tmp/com2.txt\n");
+		"             --serial stdio --serial file:/tmp/com2.txt\n"
+		"  cellvm run --kernel vmlinuz --initrd initrd.img --name web1 \\\n"
+		"             --net bridge=br0 --net tap=tap1,mac=52:54:00:12:34:56\n");
 }
 
 int parse_size(const char *s, uint64_t *out)
@@ -120,6 +143,9 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
 		{"serial", required_argument, NULL, 's'},
 		{"on-reboot", required_argument, NULL, 'r'},
 		{"disk", required_argument, NULL, 'd'},
+		{"net", required_argument, NULL, 'N'},
+		{"name", required_argument, NULL, 'a'},
+		{"uuid", required_argument, NULL, 'u'},
 		{"no-sandbox", no_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -179,6 +205,26 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
 			if (disk_option_parse(cfg, optarg, err, errlen) < 0)
 				return -1;
 			break;
+		case 'N':
+			if (net_option_parse(cfg, optarg, err, errlen) < 0)
+				return -1;
+			break;
+		case 'a':
+			if (!*optarg) {
+				snprintf(err, errlen, "--name: empty");
+				return -1;
+			}
+			cfg->name = optarg;
+			break;
+		case 'u':
+			if (uuid_parse(optarg, cfg->uuid) < 0) {
+				snprintf(err, errlen,
+					 "--uuid %s: not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, hex)",
+					 optarg);
+				return -1;
+			}
+			cfg->uuid_given = true;
+			break;
 		case 'r':
 			if (strcmp(optarg, "restart") && strcmp(optarg, "stop")) {
 				snprintf(err, errlen, "--on-reboot %s: restart or stop", optarg);
@@ -202,7 +248,9 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
 	}
 	if (cfg->nserial == 0)
 		cfg->serial[cfg->nserial++] = "stdio";
-	return 0;
+	if (!cfg->uuid_given)
+		uuid_generate(cfg->uuid);
+	return net_options_finish(cfg, err, errlen);
 }
 
 static int read_file(const char *path, size_t max, uint8_t **buf, size_t *len, char *err,

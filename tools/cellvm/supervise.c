@@ -16,6 +16,7 @@
 
 #include "devices/uart/uart_host.h"
 #include "tools/cellvm/disks.h"
+#include "tools/cellvm/nets.h"
 #include "tools/cellvm/supervisor.h"
 #include "tools/common/devhost.h"
 #include "vmm-core/layout.h"
@@ -30,16 +31,23 @@ struct vmrun {
 	unsigned nuarts;
 	struct devhost disks[VM_MAX_DISK_DEVICES];
 	unsigned ndisks;
-	/* every device process: the uarts, then the disks */
-	struct devhost *dev[VM_MAX_SERIAL + VM_MAX_DISK_DEVICES];
+	struct devhost nets[VM_MAX_NETS];
+	unsigned nnets;
+	/* the adapters' backends: opened once, kept across reboots, closed
+	 * (a bridge's TAP deleted) on every way out of supervise */
+	struct net_backend backends[VM_MAX_NETS];
+	unsigned nbackends;
+	/* every device process: the uarts, the disks, then the nets (PCI
+	 * slots go in this order) */
+	struct devhost *dev[VM_MAX_SERIAL + VM_MAX_DISK_DEVICES + VM_MAX_NETS];
 	unsigned ndev;
 	int mem_fd, kvm_fd, kernel_fd, initrd_fd;
 	enum outcome outcome;
-	struct event *events[5 + VM_MAX_SERIAL + VM_MAX_DISK_DEVICES];
+	struct event *events[5 + VM_MAX_SERIAL + VM_MAX_DISK_DEVICES + VM_MAX_NETS];
 	unsigned nevents;
 };
 
-#define MAX_DEVICES (VM_MAX_SERIAL + VM_MAX_DISK_DEVICES)
+#define MAX_DEVICES (VM_MAX_SERIAL + VM_MAX_DISK_DEVICES + VM_MAX_NETS)
 
 static void finish(struct vmrun *r, enum outcome o)
 {
@@ -97,6 +105,13 @@ static int start_devices(struct vmrun *r)
 		r->dev[r->ndev++] = &r->disks[i];
 	if (rc < 0) {
 		fprintf(stderr, "cellvm: %s\n", r->disks[r->ndisks - 1].err);
+		return -1;
+	}
+	rc = nets_start(r->cfg, r->mem_fd, r->backends, r->nets, &r->nnets);
+	for (unsigned i = 0; i < r->nnets; i++)
+		r->dev[r->ndev++] = &r->nets[i];
+	if (rc < 0) {
+		fprintf(stderr, "cellvm: %s\n", r->nets[r->nnets - 1].err);
 		return -1;
 	}
 	return 0;
@@ -317,7 +332,7 @@ static void teardown(struct vmrun *r)
 	}
 	for (unsigned i = 0; i < r->ndev; i++)
 		devhost_stop(r->dev[i]);
-	r->nuarts = r->ndisks = r->ndev = 0;
+	r->nuarts = r->ndisks = r->nnets = r->ndev = 0;
 	int *fds[] = {&r->mem_fd, &r->kvm_fd, &r->kernel_fd, &r->initrd_fd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0) {
@@ -396,12 +411,25 @@ int supervise(const struct vm_config *cfg)
 		fprintf(stderr, "cellvm: libevent: cannot create an event base\n");
 		return 1;
 	}
+	char err[640];
+	int rc = nets_open(cfg, r.backends, &r.nbackends, err, sizeof(err));
+	if (rc != 0) {
+		if (rc == NETS_STOPPED)
+			fprintf(stderr, "cellvm: %s: stopping the VM\n", err);
+		else
+			fprintf(stderr, "cellvm: %s\n", err);
+		nets_close(r.backends, &r.nbackends);
+		event_base_free(r.base);
+		/* A backend that cannot be had is a bad option: nothing ran. */
+		return rc == NETS_STOPPED ? 0 : 2;
+	}
 	for (;;) {
 		enum outcome o = run_once(&r);
 		if (o == REBOOT && cfg->restart_on_reboot) {
 			fprintf(stderr, "cellvm: restarting the VM\n");
 			continue;
 		}
+		nets_close(r.backends, &r.nbackends);
 		event_base_free(r.base);
 		return o == POWEROFF || o == REBOOT || o == STOPPED ? 0 : 1;
 	}

@@ -7,9 +7,13 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include "tools/cellvm/net_backend.h"
+#include "tools/cellvm/net_mac.h"
+
 #define VM_MAX_SERIAL 4
 #define VM_MAX_DISKS_PER_IF 15 /* the seed: 15 VirtIO disks and 15 SCSI devices */
 #define VM_MAX_DISKS (2 * VM_MAX_DISKS_PER_IF)
+#define VM_MAX_NETS 15 /* the seed: 15 network adapters */
 
 enum disk_if { DISK_IF_VIRTIO_BLK, DISK_IF_VIRTIO_SCSI };
 
@@ -23,7 +27,18 @@ struct disk_config {
 	char spec_copy[4096]; /* the option, split in place */
 };
 
+/* One --net option. */
+struct net_config {
+	const char *spec;	/* the option as given, for messages */
+	struct net_backend_config backend;
+	uint8_t mac[NET_MAC_LEN];
+	bool mac_given;		/* else derived (net_options_finish) */
+};
+
 struct vm_config {
+	const char *name;	/* --name, NULL: none */
+	uint8_t uuid[16];	/* --uuid, or a random one made for this run */
+	bool uuid_given;
 	const char *kernel;
 	const char *initrd;  /* NULL: none */
 	const char *cmdline;
@@ -36,6 +51,8 @@ struct vm_config {
 	const char *bin_dir; /* where cellvm-core and cellvm-dev-* are */
 	struct disk_config disks[VM_MAX_DISKS];
 	unsigned ndisks;
+	struct net_config nets[VM_MAX_NETS];
+	unsigned nnets;
 };
 
 /* Parses one --disk PATH[,if=..][,media=..][,readonly][,serial=..] into
@@ -44,6 +61,15 @@ int disk_option_parse(struct vm_config *cfg, const char *spec, char *err, size_t
 /* Checks that each disk's image opens (with its backing chain) before any
  * process starts.  0, or -1 with err. */
 int disk_options_check(const struct vm_config *cfg, char *err, size_t errlen);
+
+/* Parses one --net SPEC[,mac=..][,model=virtio] into cfg (SPEC: what
+ * net_backend_parse takes).  0, or -1 with err. */
+int net_option_parse(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
+/* After all options: gives each adapter without mac= its derived MAC (from
+ * the VM's UUID if --uuid, else its --name, else the run's random UUID)
+ * and refuses two adapters with one MAC or one backend.  0, or -1 with
+ * err. */
+int net_options_finish(struct vm_config *cfg, char *err, size_t errlen);
 
 /* Parses `cellvm run` options into cfg (defaults filled in).  0, 1 when
  * --help was printed, or -1 with err. */

@@ -58,6 +58,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tools/fuzz/fuzz_input.h"
 #include "devices/common/device.h"
 #include "devices/disk/disk_dev.h"
 #include "devices/disk/virtio_blk.h"
@@ -65,26 +66,11 @@
 #include "devices/virtio/virtio_pci.h"
 #include "ipc/control.h"
 #include "ipc/exit_ring.h"
+#include "tools/fuzz/dev_harness.h"
 
-#define CHECK(cond, ...)                                                                  \
-	do {                                                                              \
-		if (!(cond)) {                                                            \
-			fprintf(stderr, "fuzz_disk: invariant violated at %s:%d: %s: ",   \
-				__FILE__, __LINE__, #cond);                               \
-			fprintf(stderr, __VA_ARGS__);                                     \
-			fputc('\n', stderr);                                              \
-			abort();                                                          \
-		}                                                                         \
-	} while (0)
-
-static bool trace_on;
-#define TRACE(...)                                    \
-	do {                                          \
-		if (trace_on)                         \
-			fprintf(stderr, __VA_ARGS__); \
-	} while (0)
-
-#define MUST(cond) CHECK(cond, "harness: %s", strerror(errno))
+#define CHECK DH_CHECK
+#define MUST DH_MUST
+#define TRACE DH_TRACE
 
 #define RAM_SIZE (256u << 10)
 #define DISK_SIZE (64u << 10)
@@ -162,43 +148,22 @@ enum {
 
 /* ---- input ---- */
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
 
-static uint8_t in_u8(struct input *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
 
-static uint64_t in_le(struct input *in, unsigned bytes)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < bytes; i++)
-		v |= (uint64_t)in_u8(in) << (8 * i);
-	return v;
-}
 
 /* ---- state ---- */
 
 struct harness {
+	struct dev_harness dh;  /* the core's side: ring, reads, control channel */
 	struct device *d;
 	struct virtio_pci *vp;
 	uint8_t mode;
 	unsigned nq;             /* the transport's queues */
 	unsigned req_q0;         /* first request queue */
-	struct ring_set rs;
-	struct ring_producer prod;
-	uint8_t cfg0[DEVICE_PCI_CONFIG], wmask[DEVICE_PCI_CONFIG];
 	struct virtio_model model; /* the device's, with handle counted */
 	uint32_t (*handle)(void *, unsigned, const struct iovec *, unsigned,
 			   const struct iovec *, unsigned);
 	uint64_t handled;
-	bool stop;
 };
 
 /* Made once, reused by every input. */
@@ -247,29 +212,7 @@ static uint64_t cd_size(uint8_t mode)
 
 static void drain_control(void)
 {
-	for (;;) {
-		ControlMsg *m;
-		int fds[1];
-		size_t nfds;
-		char err[200];
-		int rc = control_recv(ctl[1], &m, fds, &nfds, 0, err, sizeof(err));
-		if (rc == -EAGAIN)
-			return;
-		CHECK(rc == 0, "the device sent a bad control message: %s", err);
-		CHECK(m->msg_case == CELLVM__CONTROL__MSG_LOG, "the device sent %s",
-		      control_msg_name(m->msg_case));
-		TRACE("  log: %s\n", m->log->text);
-		control_free(m);
-	}
-}
-
-__attribute__((no_sanitize("coverage"))) static void check_config(struct harness *h)
-{
-	const uint8_t *c = h->d->pci.config;
-	for (unsigned i = 0; i < DEVICE_PCI_CONFIG; i++)
-		CHECK(!((c[i] ^ h->cfg0[i]) & ~h->wmask[i]),
-		      "config byte 0x%x changed 0x%02x -> 0x%02x outside its mask 0x%02x", i,
-		      h->cfg0[i], c[i], h->wmask[i]);
+	dh_drain_control(&cur->dh);
 }
 
 /* ---- the model, counted ---- */
@@ -334,101 +277,60 @@ static void serve_queue(struct harness *h, unsigned q)
 	}
 }
 
-static bool bar_declared(unsigned bar, uint64_t off, unsigned size)
+/* A notification was served: "the queue thread" wakes. */
+static void notified(struct dev_harness *dh, unsigned q)
 {
-	uint64_t bsize = bar == BAR_MSIX ? BAR_MSIX_SIZE : bar == BAR_VIRTIO ? BAR_VIRTIO_SIZE : 0;
-	return off < bsize && size <= bsize - off;
+	struct harness *h = dh->ctx;
+	if (q < h->nq)
+		serve_queue(h, q);
 }
 
-/* A write, posted through the ring and served as the device's main loop
- * would; a notification then wakes "the queue thread". */
 static void post(struct harness *h, uint8_t kind, uint64_t addr, unsigned size, uint64_t val)
 {
-	if (h->stop)
-		return;
-	int rc = ring_post_write(&h->prod, kind, addr, (uint8_t)size, val);
-	CHECK(rc == 0, "ring_post_write: %d %s", rc, h->prod.err);
-	bool ok = kind == RING_CONFIG || bar_declared(RING_BAR_INDEX(addr), RING_BAR_OFFSET(addr), size);
-	h->d->err[0] = 0;
-	int n = device_serve_rings(h->d);
-	TRACE("  %s write 0x%llx/%u = 0x%llx: %d%s%s\n", kind == RING_CONFIG ? "config" : "BAR",
-	      (unsigned long long)addr, size, (unsigned long long)val, n, n < 0 ? " " : "",
-	      n < 0 ? h->d->err : "");
-	CHECK(ok ? n == 1 : n == -EPROTO, "served %d for a%s access: %s", n,
-	      ok ? " declared" : "n undeclared", h->d->err);
-	drain_control();
-	if (n < 0) {
-		h->stop = true;
-		return;
-	}
-	uint64_t off = RING_BAR_OFFSET(addr);
-	if (kind == RING_BAR && RING_BAR_INDEX(addr) == BAR_VIRTIO && off >= NOTIFY_OFF &&
-	    off < NOTIFY_OFF + 4 * h->nq)
-		serve_queue(h, (unsigned)(off - NOTIFY_OFF) / 4);
+	dh_post(&h->dh, kind, addr, size, val);
 }
 
 static void bar_write(struct harness *h, unsigned bar, uint64_t off, unsigned size, uint64_t val)
 {
-	post(h, RING_BAR, RING_BAR_ADDR(bar, off), size, val);
+	dh_bar_write(&h->dh, bar, off, size, val);
 }
 
-/* A read as ring_consume would hand it over; device_access directly (a
- * ring read would block for the answer).  false: refused. */
 static bool access_read(struct harness *h, uint8_t kind, uint64_t addr, unsigned size,
 			uint64_t *val)
 {
-	struct exit_access a = {.kind = kind, .dir = RING_READ, .size = (uint8_t)size, .addr = addr};
-	bool ok = kind == RING_CONFIG || bar_declared(RING_BAR_INDEX(addr), RING_BAR_OFFSET(addr), size);
-	h->d->err[0] = 0;
-	int rc = device_access(h->d, &a, val);
-	TRACE("  %s read 0x%llx/%u: %d 0x%llx%s%s\n", kind == RING_CONFIG ? "config" : "BAR",
-	      (unsigned long long)addr, size, rc, (unsigned long long)*val, rc ? " " : "",
-	      rc ? h->d->err : "");
-	CHECK(ok ? rc == 0 : rc == -1, "device_access %d for a%s read", rc,
-	      ok ? " declared" : "n undeclared");
-	if (rc) {
-		CHECK(h->d->err[0], "device_access failed without a message");
-		h->stop = true;
-		return false;
-	}
-	CHECK(size == 8 || !(*val >> (8 * size)), "read of %u bytes answered 0x%llx", size,
-	      (unsigned long long)*val);
-	drain_control();
-	return true;
+	return dh_access_read(&h->dh, kind, addr, size, val);
 }
 
 static uint64_t bar_read(struct harness *h, unsigned bar, uint64_t off, unsigned size)
 {
-	uint64_t v = ~0ull;
-	access_read(h, RING_BAR, RING_BAR_ADDR(bar, off), size, &v);
-	return v;
+	return dh_bar_read(&h->dh, bar, off, size);
 }
 
 /* ---- guest RAM helpers ---- */
 
 static void put_le(uint64_t gpa, uint64_t v, unsigned n)
 {
-	for (unsigned i = 0; i < n && gpa + i < RAM_SIZE; i++)
-		ram[gpa + i] = (uint8_t)(v >> (8 * i));
+	dh_put_le(&cur->dh, gpa, v, n);
+}
+
+static struct dh_ring qring(unsigned q)
+{
+	q %= MAX_QUEUES;
+	return (struct dh_ring){.desc = Q_DESC(q), .avail = Q_AVAIL(q), .used = Q_USED(q),
+				.size = QSIZE};
 }
 
 static void write_desc(unsigned q, unsigned slot, uint64_t addr, uint32_t len, uint16_t flags,
 		       uint16_t next)
 {
-	uint64_t g = Q_DESC(q % MAX_QUEUES) + 16 * (slot % QSIZE);
-	put_le(g, addr, 8);
-	put_le(g + 8, len, 4);
-	put_le(g + 12, flags, 2);
-	put_le(g + 14, next, 2);
+	struct dh_ring r = qring(q);
+	dh_write_desc(&cur->dh, &r, slot, addr, len, flags, next);
 }
 
 static void push_avail(unsigned q, uint16_t head)
 {
-	uint64_t a = Q_AVAIL(q % MAX_QUEUES);
-	uint16_t *idxp = (uint16_t *)(ram + a + 2);
-	uint16_t idx = __atomic_load_n(idxp, __ATOMIC_RELAXED);
-	put_le(a + 4 + 2 * (idx % QSIZE), head, 2);
-	__atomic_store_n(idxp, (uint16_t)(idx + 1), __ATOMIC_RELEASE);
+	struct dh_ring r = qring(q);
+	dh_push_avail(&cur->dh, &r, head);
 }
 
 struct seg {
@@ -489,65 +391,28 @@ static void op_config(struct harness *h, struct input *in)
 	reg &= ~(size - 1); /* within a dword, as the core splits them */
 	post(h, RING_CONFIG, reg, size, val);
 	uint64_t v;
-	if (!h->stop)
+	if (!h->dh.stop)
 		access_read(h, RING_CONFIG, reg & ~3u, 4, &v);
-}
-
-static void common_w(struct harness *h, unsigned off, unsigned size, uint64_t v)
-{
-	bar_write(h, BAR_VIRTIO, off, size, v);
-}
-
-static void set_addr(struct harness *h, unsigned off, uint64_t gpa, bool addr64)
-{
-	if (addr64) {
-		common_w(h, off, 8, gpa);
-	} else {
-		common_w(h, off, 4, (uint32_t)gpa);
-		common_w(h, off + 4, 4, gpa >> 32);
-	}
 }
 
 static void op_init(struct harness *h, uint8_t f)
 {
 	memset(ram, 0, MAX_QUEUES * QAREA); /* the driver's fresh rings */
-	common_w(h, 0x14, 1, 0);
-	common_w(h, 0x14, 1, ST_ACK);
-	common_w(h, 0x14, 1, ST_ACK | ST_DRIVER);
-	uint64_t dev = 0;
-	for (unsigned i = 0; i < 2; i++) {
-		common_w(h, 0x00, 4, i);
-		dev |= bar_read(h, BAR_VIRTIO, 0x04, 4) << (32 * i);
-	}
-	uint64_t want = (1ull << VIRTIO_F_VERSION_1) |
+	struct dh_ring r[MAX_QUEUES];
+	for (unsigned q = 0; q < MAX_QUEUES; q++)
+		r[q] = qring(q);
+	struct dh_init in = {
+		.want = (1ull << VIRTIO_F_VERSION_1) |
 			(f & INIT_EVENT_IDX ? 1ull << VIRTIO_RING_F_EVENT_IDX : 0) |
-			(f & INIT_INDIRECT ? 1ull << VIRTIO_RING_F_INDIRECT_DESC : 0);
-	if (f & INIT_ALL_FEATURES)
-		want = dev;
-	if (f & INIT_NO_VERSION1)
-		want &= ~(1ull << VIRTIO_F_VERSION_1);
-	want &= dev;
-	for (unsigned i = 0; i < 2; i++) {
-		common_w(h, 0x08, 4, i);
-		common_w(h, 0x0c, 4, (uint32_t)(want >> (32 * i)));
-	}
-	common_w(h, 0x14, 1, ST_ACK | ST_DRIVER | ST_FEATURES_OK);
-	bar_read(h, BAR_VIRTIO, 0x14, 1);
-	if (f & INIT_MSIX) {
-		post(h, RING_CONFIG, h->d->pci.msix_cap + 2, 2, 0x8000);
-		common_w(h, 0x10, 2, 0);
-	}
-	for (unsigned q = 0; q < h->nq; q++) {
-		common_w(h, 0x16, 2, q);
-		common_w(h, 0x18, 2, QSIZE);
-		if (f & INIT_MSIX)
-			common_w(h, 0x1a, 2, q + 1);
-		set_addr(h, 0x20, Q_DESC(q), f & INIT_ADDR64);
-		set_addr(h, 0x28, Q_AVAIL(q), f & INIT_ADDR64);
-		set_addr(h, 0x30, Q_USED(q), f & INIT_ADDR64);
-		common_w(h, 0x1c, 2, 1);
-	}
-	common_w(h, 0x14, 1, ST_ACK | ST_DRIVER | ST_FEATURES_OK | ST_DRIVER_OK);
+			(f & INIT_INDIRECT ? 1ull << VIRTIO_RING_F_INDIRECT_DESC : 0),
+		.all = f & INIT_ALL_FEATURES,
+		.clear = f & INIT_NO_VERSION1 ? 1ull << VIRTIO_F_VERSION_1 : 0,
+		.msix = f & INIT_MSIX,
+		.addr64 = f & INIT_ADDR64,
+		.nq = h->nq,
+		.rings = r,
+	};
+	dh_virtio_init(&h->dh, &in, NULL);
 }
 
 static const uint32_t BLK_TYPES[8] = {
@@ -659,7 +524,7 @@ static void op_ctrl(struct harness *h, struct input *in)
 
 static void run_ops(struct harness *h, struct input *in)
 {
-	for (unsigned n = 0; in->n && !h->stop && n < MAX_OPS; n++) {
+	for (unsigned n = 0; in->n && !h->dh.stop && n < MAX_OPS; n++) {
 		uint8_t op = in_u8(in) % OP_COUNT;
 		switch (op) {
 		case OP_RAM: {
@@ -727,7 +592,7 @@ static void run_ops(struct harness *h, struct input *in)
 			break;
 		case OP_RESET:
 			TRACE("reset\n");
-			common_w(h, 0x14, 1, 0);
+			dh_common_w(&h->dh, 0x14, 1, 0);
 			break;
 		case OP_KICK: {
 			unsigned q = in_u8(in) % MAX_QUEUES;
@@ -736,7 +601,7 @@ static void run_ops(struct harness *h, struct input *in)
 			break;
 		}
 		}
-		check_config(h);
+		dh_check_config(&h->dh);
 	}
 }
 
@@ -765,27 +630,6 @@ static int dup_fd(int fd)
 
 enum { FD_RINGS, FD_BELL, FD_RAM, FD_DISK, FD_CD, NFD };
 
-/* The fds a device makes or dups: memfds and eventfds.  Others come and
- * go with libFuzzer (pipes to llvm-symbolizer when it prints new
- * functions, /dev/null). */
-static unsigned count_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	MUST(dir);
-	unsigned n = 0;
-	struct dirent *e;
-	while ((e = readdir(dir))) {
-		char path[300], target[300] = "";
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
-		ssize_t k = readlink(path, target, sizeof(target) - 1);
-		if (k > 0)
-			target[k] = 0;
-		n += !strncmp(target, "/memfd:", 7) || !strncmp(target, "anon_inode:", 11);
-	}
-	closedir(dir);
-	return n;
-}
-
 /* Every 1024 inputs: as many fds open as after the first (libFuzzer's own
  * stay open; a leak of one per input shows at once). */
 static void check_fds(void)
@@ -794,7 +638,7 @@ static void check_fds(void)
 	static unsigned base;
 	if (inputs++ % 1024)
 		return;
-	unsigned n = count_fds();
+	unsigned n = dh_count_fds();
 	if (!base)
 		base = n;
 	CHECK(n <= base, "%u fds open after %lu inputs, %u after the first", n, inputs, base);
@@ -812,6 +656,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dev.ops = &disk_device_ops;
 	dev.control_fd = ctl[0];
 	h.d = &dev;
+	h.dh.d = &dev;
+	h.dh.ctl = ctl[1];
+	h.dh.ram = ram;
+	h.dh.ram_size = RAM_SIZE;
+	h.dh.notified = notified;
+	h.dh.ctx = &h;
 	h.mode = in_u8(&in);
 	cur = &h;
 
@@ -821,18 +671,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	refill(cd_fd, cd_size(h.mode), 4096);
 
 	int fds[NFD];
-	fds[FD_RINGS] = ring_set_create(1, RING_ENTRIES);
-	CHECK(fds[FD_RINGS] >= 0, "ring_set_create: %s", strerror(-fds[FD_RINGS]));
-	fds[FD_BELL] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	MUST(fds[FD_BELL] >= 0);
+	Cellvm__Rings rings;
+	dh_rings(&h.dh, RING_ENTRIES, fds, &rings); /* FD_RINGS, FD_BELL */
 	fds[FD_RAM] = dup_fd(ram_fd);
 	fds[FD_DISK] = dup_fd(disk_fd);
 	fds[FD_CD] = dup_fd(cd_fd);
-	char err[160];
-	CHECK(ring_set_map(&h.rs, fds[FD_RINGS], 1, RING_ENTRIES, fds[FD_BELL], err, sizeof(err)) == 0,
-	      "ring_set_map: %s", err);
-	ring_producer_init(&h.prod, &h.rs, 0, 0);
-	h.prod.spin_ns = 0;
 
 	bool scsi = h.mode & MODE_SCSI;
 	Cellvm__DiskImage di[2], *dip[2] = {&di[0], &di[1]};
@@ -848,11 +691,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	di[1].readonly = true;
 	di[1].media = CELLVM__DISK_IMAGE__MEDIA__CDROM;
 	di[1].serial = "fuzz-cd";
-	Cellvm__Rings rings = CELLVM__RINGS__INIT;
-	rings.memfd = FD_RINGS;
-	rings.count = 1;
-	rings.entries = RING_ENTRIES;
-	rings.doorbell_fd = FD_BELL;
 	Cellvm__Setup s = CELLVM__SETUP__INIT;
 	s.device = "disk";
 	s.instance = "fuzz";
@@ -881,8 +719,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	h.handle = h.model.handle;
 	h.model.handle = counted_handle;
 	h.vp->model = &h.model;
-	memcpy(h.cfg0, dev.pci.config, DEVICE_PCI_CONFIG);
-	memcpy(h.wmask, dev.pci.wmask, DEVICE_PCI_CONFIG);
+	dh_setup_done(&h.dh);
 
 	run_ops(&h, &in);
 
@@ -894,7 +731,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(h.vp->q[q].out);
 		free(h.vp->q[q].in);
 	}
-	ring_set_unmap(&h.rs);
+	dh_release(&h.dh);
 
 	check_image(disk_fd, "disk", disk_size(h.mode), 0, h.mode & MODE_RO);
 	check_image(cd_fd, "CD", cd_size(h.mode), 4096, true);
@@ -904,22 +741,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* ---- the seed corpus ---- */
 
-struct seed {
-	uint8_t b[4096];
-	size_t n;
-};
 
-static void s8(struct seed *s, unsigned v)
-{
-	if (s->n < sizeof(s->b))
-		s->b[s->n++] = (uint8_t)v;
-}
 
-static void sle(struct seed *s, uint64_t v, unsigned bytes)
-{
-	for (unsigned i = 0; i < bytes; i++)
-		s8(s, (unsigned)(v >> (8 * i)));
-}
 
 static void s_init(struct seed *s, unsigned flags)
 {
@@ -962,16 +785,6 @@ static void s_scsi(struct seed *s, unsigned target, unsigned fl, unsigned dir, u
 		s8(s, i < cdb_len ? cdb[i] : 0);
 }
 
-static void write_seed(const char *dir, const char *name, const struct seed *s)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(s->b, 1, s->n, f) != s->n || fclose(f) != 0) {
-		perror(path);
-		exit(1);
-	}
-}
 
 static void write_seeds(const char *dir)
 {
@@ -1082,7 +895,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		exit(0);
 	}
 	const char *tr = getenv("CELLVM_FUZZ_DISK_TRACE");
-	trace_on = tr && *tr && strcmp(tr, "0") != 0;
+	dh_trace = tr && *tr && strcmp(tr, "0") != 0;
+	dh_name = "fuzz_disk";
 	disk_inline_queues = true;
 	return 0;
 }

@@ -68,6 +68,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "tools/fuzz/fuzz_input.h"
 #include "devices/common/device.h"
 #include "devices/uart/uart16550.h"
 #include "devices/uart/uart_dev.h"
@@ -180,26 +181,8 @@ struct mirror_state {
 
 /* ---- input ---- */
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
 
-static uint8_t in_u8(struct input *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
 
-static uint64_t in_le(struct input *in, unsigned bytes)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < bytes; i++)
-		v |= (uint64_t)in_u8(in) << (8 * i);
-	return v;
-}
 
 static size_t in_bytes(struct input *in, void *dst, size_t want)
 {
@@ -1217,22 +1200,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* ---- the seed corpus ---- */
 
-struct seed {
-	uint8_t b[4096];
-	size_t n;
-};
 
-static void s8(struct seed *s, unsigned v)
-{
-	if (s->n < sizeof(s->b))
-		s->b[s->n++] = (uint8_t)v;
-}
 
-static void sle(struct seed *s, uint64_t v, unsigned bytes)
-{
-	for (unsigned i = 0; i < bytes; i++)
-		s8(s, (unsigned)(v >> (8 * i)));
-}
 
 static unsigned size_code(unsigned size)
 {
@@ -1329,16 +1298,6 @@ static void s_io(struct seed *s)
 	s_r(s, 2);
 }
 
-static void write_seed(const char *dir, const char *name, const struct seed *s)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(s->b, 1, s->n, f) != s->n || fclose(f) != 0) {
-		perror(path);
-		exit(1);
-	}
-}
 
 static void write_seeds(const char *dir)
 {

@@ -1,0 +1,37 @@
+/* The VM management commands (create, list, info, set, delete) on VM
+ * directories in a root (tools/vmconf).  Each takes its own argv (argv[0]
+ * is the command's name) and returns the process's exit status. */
+#ifndef CELLVM_TOOLS_CELLVM_VM_COMMANDS_H
+#define CELLVM_TOOLS_CELLVM_VM_COMMANDS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tools/vmconf/vmconf.h"
+
+enum { CMD_OK = 0, CMD_FAILED = 1, CMD_USAGE = 2 };
+
+int cmd_create(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_set(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+
+/* --- shared (cmd_common.c) --- */
+/* "cellvm CMD: message" on stderr; returns STATUS. */
+int cmd_fail(const char *cmd, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The root from --root (may be NULL) or the defaults; CMD_OK or prints. */
+int cmd_root(const char *cmd, const char *opt_root, char *root, size_t len);
+/* "running" when the VM's lock is held, else "stopped". */
+const char *cmd_vm_state(const char *dir);
+/* A CPU count: digits only.  -1 if not. */
+int cmd_parse_uint(const char *s, unsigned *out);
+/* A path as the user gave it, as stored: a bare file name stays (relative
+ * to the VM directory), a path with a '/' is made absolute from the
+ * current directory.  -1 if too long. */
+int cmd_store_path(const char *given, char *out, size_t len);
+/* S as a JSON string, quotes included. */
+void cmd_json_string(FILE *f, const char *s);
+
+#endif
