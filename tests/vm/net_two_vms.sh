@@ -37,7 +37,9 @@ echo a-ok'
 # check LABEL: both guests went through; the sums agree.
 check() {
     for v in a b; do
-        wait_pid "$(eval echo \$pid_$v)" 240 || { tail -30 "$T/$1-$v.out"; fail "$1: VM $v exited $? (124: deadline)"; }
+        wait_pid "$(eval echo \$pid_$v)" 240
+        rc=$?
+        [ $rc -eq 0 ] || { tail -30 "$T/$1-$v.out"; fail "$1: VM $v exited $rc (124: deadline)"; }
         guest_ok "$T/$1-$v.out" "$v"
         out_lines "$T/$1-$v.out" "$v" if | grep -q 'driver=virtio_net$' ||
             fail "$1: VM $v's interface is not virtio_net: $(out_lines "$T/$1-$v.out" "$v" if)"
