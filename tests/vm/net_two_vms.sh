@@ -34,13 +34,17 @@ put 10.0.2.16 5001 /tmp/got a || exit 1
 stamp a done
 echo a-ok'
 
+# both LABEL: the end of both VMs' output (one's failure may be the other's).
+both() { for w in a b; do echo "--- VM $w:"; tr -d '\r' <"$T/$1-$w.out" | tail -25; done; }
+
 # check LABEL: both guests went through; the sums agree.
 check() {
+    wait_pid "$pid_a" 240; rc_a=$?
+    wait_pid "$pid_b" 240; rc_b=$?
     for v in a b; do
-        wait_pid "$(eval echo \$pid_$v)" 240
-        rc=$?
-        [ $rc -eq 0 ] || { tail -30 "$T/$1-$v.out"; fail "$1: VM $v exited $rc (124: deadline)"; }
-        guest_ok "$T/$1-$v.out" "$v"
+        rc=$(eval echo \$rc_$v)
+        [ "$rc" -eq 0 ] || { both "$1"; fail "$1: VM $v exited $rc (124: deadline)"; }
+        tr -d '\r' <"$T/$1-$v.out" | grep -qx "$v-ok" || { both "$1"; fail "$1: VM $v's guest steps failed"; }
         out_lines "$T/$1-$v.out" "$v" if | grep -q 'driver=virtio_net$' ||
             fail "$1: VM $v's interface is not virtio_net: $(out_lines "$T/$1-$v.out" "$v" if)"
         out_lines "$T/$1-$v.out" "$v" ping | grep -q ' 3 packets received' ||
@@ -50,7 +54,7 @@ check() {
     [ "${made#* }" = 4194304 ] || fail "$1: b made '$made'"
     same "$1: MD5 and bytes b -> a" "$made" "$(out_lines "$T/$1-a.out" a got)"
     same "$1: MD5 and bytes a -> b" "$made" "$(out_lines "$T/$1-b.out" b back)"
-    # mac1 mac2: each guest's MAC, as it saw it.
+    # Each guest's MAC, as it saw it.
     mac_a=$(out_lines "$T/$1-a.out" a if | cut -d' ' -f2)
     mac_b=$(out_lines "$T/$1-b.out" b if | cut -d' ' -f2)
     echo "$1: $(( $(date +%s) - start )) s; guest a: $(out_lines "$T/$1-a.out" a at | tr '\n' ' '); b: $(out_lines "$T/$1-b.out" b at | tr '\n' ' ')"
