@@ -217,6 +217,10 @@ const char *control_msg_name(Cellvm__Control__MsgCase which)
 	case CELLVM__CONTROL__MSG_SHUTDOWN: return "shutdown";
 	case CELLVM__CONTROL__MSG_CORE_SETUP: return "core setup";
 	case CELLVM__CONTROL__MSG_VM_STOPPED: return "vm stopped";
+	case CELLVM__CONTROL__MSG_POWER_BUTTON: return "power button";
+	case CELLVM__CONTROL__MSG_PAUSE: return "pause";
+	case CELLVM__CONTROL__MSG_RESUME: return "resume";
+	case CELLVM__CONTROL__MSG_PAUSED: return "paused";
 	default: return "unknown";
 	}
 }
