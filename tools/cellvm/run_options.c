@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "tools/cellvm/console_tee.h"
 #include "tools/cellvm/supervisor.h"
 #include "vmm-core/boot.h"
 #include "vmm-core/layout.h"
@@ -42,6 +43,10 @@ void run_usage(FILE *f)
 		"                         unix:PATH        connect to a listening unix socket\n"
 		"                         unix:PATH,server listen on PATH, one client at a time\n"
 		"                         none             a port with nothing attached\n"
+		"                         console:FILE,SOCKET\n"
+		"                                          append the output to FILE, and relay\n"
+		"                                          the port to one client of the unix\n"
+		"                                          socket SOCKET (cellvm console)\n"
 		"                       without --serial: COM1 on stdio\n"
 		"  --disk PATH[,if=virtio-blk|virtio-scsi][,media=disk|cdrom][,readonly][,serial=S]\n"
 		"                       a disk image (qcow2 or raw, detected; an ISO is raw),\n"
@@ -116,7 +121,8 @@ int parse_size(const char *s, uint64_t *out)
 static bool serial_spec_ok(const char *s)
 {
 	return !strcmp(s, "stdio") || !strcmp(s, "none") ||
-	       (!strncmp(s, "file:", 5) && s[5]) || (!strncmp(s, "unix:", 5) && s[5]);
+	       (!strncmp(s, "file:", 5) && s[5]) || (!strncmp(s, "unix:", 5) && s[5]) ||
+	       console_tee_spec_ok(s);
 }
 
 static const char *self_dir(void)
@@ -147,6 +153,9 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
 		{"name", required_argument, NULL, 'a'},
 		{"uuid", required_argument, NULL, 'u'},
 		{"no-sandbox", no_argument, NULL, 'n'},
+		/* for cellvm start; not in --help */
+		{"lock-fd", required_argument, NULL, 'L'},
+		{"control", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -156,6 +165,7 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
 	cfg->memory = DEFAULT_MEMORY;
 	cfg->sandbox = true;
 	cfg->restart_on_reboot = true;
+	cfg->lock_fd = -1;
 	cfg->bin_dir = getenv("CELLVM_BIN_DIR") ? getenv("CELLVM_BIN_DIR") : self_dir();
 	optind = 1;
 	opterr = 0;
@@ -194,8 +204,8 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
 			}
 			if (!serial_spec_ok(optarg)) {
 				snprintf(err, errlen,
-					 "--serial %s: expected stdio, file:PATH, unix:PATH[,server] "
-					 "or none",
+					 "--serial %s: expected stdio, file:PATH, unix:PATH[,server], "
+					 "console:FILE,SOCKET or none",
 					 optarg);
 				return -1;
 			}
@@ -224,6 +234,20 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
 				return -1;
 			}
 			cfg->uuid_given = true;
+			break;
+		case 'L': {
+			unsigned long fd = strtoul(optarg, &end, 10);
+			if (*end || end == optarg || fd < 3 || fd > 65535 ||
+			    fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) {
+				snprintf(err, errlen, "--lock-fd %s: not an open file descriptor",
+					 optarg);
+				return -1;
+			}
+			cfg->lock_fd = (int)fd; /* kept open (and locked) until we exit */
+			break;
+		}
+		case 'C':
+			cfg->control = optarg;
 			break;
 		case 'r':
 			if (strcmp(optarg, "restart") && strcmp(optarg, "stop")) {
