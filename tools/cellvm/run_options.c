@@ -125,16 +125,27 @@ static bool serial_spec_ok(const char *s)
 	       console_tee_spec_ok(s);
 }
 
+/* Where cellvm-core and cellvm-dev-* are: next to cellvm in a build
+ * ($(BUILD)/bin), else ../libexec/cellvm from it (make install). */
 static const char *self_dir(void)
 {
-	static char dir[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	static char dir[PATH_MAX + 32];
+	ssize_t n = readlink("/proc/self/exe", dir, PATH_MAX - 1);
 	if (n <= 0)
 		return ".";
 	dir[n] = 0;
 	char *slash = strrchr(dir, '/');
 	if (slash)
 		*slash = 0;
+	char core[sizeof(dir) + 16];
+	snprintf(core, sizeof(core), "%s/cellvm-core", dir);
+	if (access(core, X_OK) != 0 && slash) {
+		char *up = strrchr(dir, '/');
+		if (up) {
+			*up = 0;
+			strcat(dir, "/libexec/cellvm");
+		}
+	}
 	return dir;
 }
 
@@ -177,7 +188,12 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
 		case 'i': cfg->initrd = optarg; break;
 		case 'c': cfg->cmdline = optarg; break;
 		case 'n': cfg->sandbox = false; break;
-		case 'h': run_usage(stdout); return 1;
+		case 'h':
+			run_usage(stdout);
+			printf("\nInternal programs (cellvm-core, cellvm-dev-*) from: %s\n"
+			       "(next to cellvm, else ../libexec/cellvm; $CELLVM_BIN_DIR overrides)\n",
+			       cfg->bin_dir);
+			return 1;
 		case 'p': {
 			errno = 0;
 			unsigned long n = strtoul(optarg, &end, 10);
