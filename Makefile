@@ -13,6 +13,11 @@
 #                                               into unit tests ($(BUILD)/libharness.a)
 #   tools/bench/bench_NAME.c                 -> $(BUILD)/bench/bench_NAME
 #   tests/helpers/NAME.c                     -> $(BUILD)/test-bin/NAME (for tests)
+#   tools/libcellvm/*.c (+ what they need of tools/vmconf)
+#                                            -> $(BUILD)/lib/libcellvm-client.so
+#   make install [PREFIX=/usr/local] [DESTDIR=]: cellvm and cellvm-img in bin,
+#     cellvm-core, cellvm-dev-* and the other tools in libexec/cellvm, the
+#     client library, its header and pkg-config file, the systemd unit.
 
 BUILD     ?= build
 ifeq ($(origin CC),default)
@@ -63,14 +68,26 @@ FUZZ_TIME ?= 60
 BENCH_SRCS:= $(wildcard tools/bench/bench_*.c)
 BENCH_BINS:= $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all demo demo-uart deps check check-smp check-unit check-integration check-fuzz check-asan \
+# The client library (tools/libcellvm/cellvm.h): PIC objects of its own.
+LIBCLIENT_SRCS := $(wildcard tools/libcellvm/*.c) tools/vmconf/vmdir.c tools/vmconf/vmdir_lock.c \
+                  tools/vmconf/pvs_read.c tools/vmconf/names.c tools/vmconf/limits.c
+LIBCLIENT_OBJS := $(patsubst %.c,$(BUILD)/obj-pic/%.o,$(LIBCLIENT_SRCS)) \
+                  $(BUILD)/obj-pic/gen/proto/mgmt.pb-c.o
+LIBCLIENT_SONAME := libcellvm-client.so.0
+LIBCLIENT := $(BUILD)/lib/libcellvm-client.so
+
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+USER_TOOLS := img
+
+.PHONY: all demo install demo-uart deps check check-smp check-unit check-integration check-fuzz check-asan \
         fuzz bench clean
 .DELETE_ON_ERROR:
 # Objects made by pattern rules are kept, so a second make does nothing.
 .PRECIOUS: $(BUILD)/obj/%.o $(BUILD)/obj-hooks/%.o $(BUILD)/gen/proto/%.pb-c.c \
            $(BUILD)/gen/proto/%.pb-c.h
 
-all: $(BINS) $(HOOK_BINS) $(HELPER_BINS)
+all: $(BINS) $(HOOK_BINS) $(HELPER_BINS) $(LIBCLIENT)
 
 deps:
 	@tools/deps.sh
@@ -102,6 +119,21 @@ $(BUILD)/obj/%.o: %.c | $(GEN_H)
 $(BUILD)/obj-hooks/%.o: %.c | $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DCELLVM_TEST_HOOKS -MMD -MP -c -o $@ $<
+
+$(BUILD)/obj-pic/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -Wno-unused-parameter -MMD -MP -c -o $@ $<
+
+$(BUILD)/obj-pic/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+
+$(LIBCLIENT): $(LIBCLIENT_OBJS) tools/libcellvm/libcellvm-client.map
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(LIBCLIENT_SONAME) -Wl,--no-undefined \
+	  -Wl,--version-script=tools/libcellvm/libcellvm-client.map -o $@.0 $(LIBCLIENT_OBJS) \
+	  $(shell pkg-config --libs libprotobuf-c libxml-2.0 uuid 2>/dev/null)
+	ln -sf $(notdir $@).0 $@
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -214,7 +246,25 @@ $(BUILD)/bench/guest/%: tools/bench/guest/%.c
 	@mkdir -p $(@D)
 	$(CC) -static -O2 -Wall -Wextra -Werror -o $@ $< -lpthread
 
+# --- install -------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/cellvm \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 755 $(BUILD)/bin/cellvm $(addprefix $(BUILD)/bin/cellvm-,$(USER_TOOLS)) \
+	  $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BUILD)/bin/cellvm-core $(addprefix $(BUILD)/bin/cellvm-dev-,$(DEV_NAMES)) \
+	  $(addprefix $(BUILD)/bin/cellvm-,$(filter-out $(USER_TOOLS),$(TOOL_NAMES))) \
+	  $(DESTDIR)$(PREFIX)/libexec/cellvm/
+	install -m 755 $(LIBCLIENT).0 $(DESTDIR)$(PREFIX)/lib/$(LIBCLIENT_SONAME)
+	ln -sf $(LIBCLIENT_SONAME) $(DESTDIR)$(PREFIX)/lib/libcellvm-client.so
+	install -m 644 tools/libcellvm/cellvm.h $(DESTDIR)$(PREFIX)/include/cellvm.h
+	sed 's|@PREFIX@|$(PREFIX)|' dist/pkgconfig/cellvm-client.pc.in \
+	  >$(DESTDIR)$(PREFIX)/lib/pkgconfig/cellvm-client.pc
+	sed 's|@BINDIR@|$(PREFIX)/bin|' dist/systemd/cellvm@.service \
+	  >$(DESTDIR)$(PREFIX)/lib/systemd/system/cellvm@.service
+
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj $(BUILD)/obj-hooks -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/obj-hooks $(BUILD)/obj-pic -name '*.d' 2>/dev/null)

@@ -192,6 +192,9 @@ int control_send_simple(int sock, Cellvm__Control__MsgCase which)
 	ControlMsg m = CELLVM__CONTROL__INIT;
 	Cellvm__Reset reset = CELLVM__RESET__INIT;
 	Cellvm__Shutdown shutdown = CELLVM__SHUTDOWN__INIT;
+	Cellvm__PowerButton button = CELLVM__POWER_BUTTON__INIT;
+	Cellvm__Pause pause = CELLVM__PAUSE__INIT;
+	Cellvm__Resume resume = CELLVM__RESUME__INIT;
 	m.msg_case = which;
 	switch (which) {
 	case CELLVM__CONTROL__MSG_RESET:
@@ -199,6 +202,15 @@ int control_send_simple(int sock, Cellvm__Control__MsgCase which)
 		break;
 	case CELLVM__CONTROL__MSG_SHUTDOWN:
 		m.shutdown = &shutdown;
+		break;
+	case CELLVM__CONTROL__MSG_POWER_BUTTON:
+		m.power_button = &button;
+		break;
+	case CELLVM__CONTROL__MSG_PAUSE:
+		m.pause = &pause;
+		break;
+	case CELLVM__CONTROL__MSG_RESUME:
+		m.resume = &resume;
 		break;
 	default:
 		return -EINVAL;
@@ -217,6 +229,10 @@ const char *control_msg_name(Cellvm__Control__MsgCase which)
 	case CELLVM__CONTROL__MSG_SHUTDOWN: return "shutdown";
 	case CELLVM__CONTROL__MSG_CORE_SETUP: return "core setup";
 	case CELLVM__CONTROL__MSG_VM_STOPPED: return "vm stopped";
+	case CELLVM__CONTROL__MSG_POWER_BUTTON: return "power button";
+	case CELLVM__CONTROL__MSG_PAUSE: return "pause";
+	case CELLVM__CONTROL__MSG_RESUME: return "resume";
+	case CELLVM__CONTROL__MSG_PAUSED: return "paused";
 	default: return "unknown";
 	}
 }

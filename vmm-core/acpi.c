@@ -128,10 +128,9 @@ enum {
 
 /* Fixed feature flags:
  *  WBINVD: required on IA-PC.  PROC_C1: HLT works on every CPU.
- *  PWR_BUTTON and SLP_BUTTON set: there is no fixed-feature power or sleep
- *  button (the core implements no PWRBTN_STS yet).  Clearing PWR_BUTTON
- *  once the core sets PWRBTN_STS (PM1 status bit 8) and raises the SCI
- *  would give the host a graceful shutdown request.
+ *  PWR_BUTTON clear: there is a fixed-feature power button (vmm-core/pm1.c:
+ *  PWRBTN_STS, PM1 status bit 8, raises the SCI), which `cellvm stop`
+ *  presses.  SLP_BUTTON set: no sleep button.
  *  RESET_REG_SUP: the reset register below works. */
 #define FADT_F_WBINVD (1u << 0)
 #define FADT_F_PROC_C1 (1u << 2)
@@ -139,8 +138,7 @@ enum {
 #define FADT_F_SLP_BUTTON (1u << 5)
 #define FADT_F_RESET_REG_SUP (1u << 10)
 #define FADT_FEATURES                                                                      \
-	(FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON |           \
-	 FADT_F_RESET_REG_SUP)
+	(FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_SLP_BUTTON | FADT_F_RESET_REG_SUP)
 
 /* Generic address structure (5.2.3.2). */
 #define GAS_SYSTEM_IO 1

@@ -26,12 +26,14 @@ static bool core_port(struct vcpu *v, uint16_t port, bool write, uint8_t size, u
 {
 	struct vm *vm = v->vm;
 	if (port >= PORT_PM1A_EVT && port < PORT_PM1A_EVT + 4) {
-		/* PM1 status (nothing ever pending) and enable. */
+		/* PM1 status (the power button) and enable. */
 		pthread_mutex_lock(&vm->lock);
-		if (port >= PORT_PM1A_EVT + 2 && write)
-			vm->pm1_enable = (uint16_t)*val;
-		else if (!write)
-			*val = port >= PORT_PM1A_EVT + 2 ? vm->pm1_enable : 0;
+		if (write) {
+			pm1_evt_write(&vm->pm1, port - PORT_PM1A_EVT, size, *val);
+			vm_sci_update(vm);
+		} else {
+			*val = pm1_evt_read(&vm->pm1, port - PORT_PM1A_EVT, size);
+		}
 		pthread_mutex_unlock(&vm->lock);
 		return true;
 	}

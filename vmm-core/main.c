@@ -1,7 +1,8 @@
 /* cellvm-core: the vCPU core of one VM.  Started by the supervisor (never
  * by users) with its control socket as fd 3: takes a CoreSetup, builds the
  * VM, confines itself, says Ready, runs the vCPUs until the VM stops, and
- * reports why with a VmStopped message. */
+ * reports why with a VmStopped message.  Meanwhile the supervisor may ask
+ * for the power button, a pause and a resume. */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -248,6 +249,36 @@ static void send_ready(void)
 	control_send(vm.control_fd, &m, NULL, 0);
 }
 
+static void send_paused(bool paused)
+{
+	ControlMsg m = CELLVM__CONTROL__INIT;
+	Cellvm__Paused p = CELLVM__PAUSED__INIT;
+	p.paused = paused;
+	m.msg_case = CELLVM__CONTROL__MSG_PAUSED;
+	m.paused = &p;
+	control_send(vm.control_fd, &m, NULL, 0);
+}
+
+/* What the supervisor asks of a running VM. */
+static void handle_request(Cellvm__Control__MsgCase which)
+{
+	switch (which) {
+	case CELLVM__CONTROL__MSG_POWER_BUTTON:
+		vm_press_power_button(&vm);
+		break;
+	case CELLVM__CONTROL__MSG_PAUSE:
+		vm_pause(&vm);
+		send_paused(true);
+		break;
+	case CELLVM__CONTROL__MSG_RESUME:
+		vm_resume(&vm);
+		send_paused(false);
+		break;
+	default:
+		break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	bool sandbox = true;
@@ -271,6 +302,8 @@ int main(int argc, char **argv)
 	}
 	int rc = build_vm(m);
 	control_free(m);
+	if (rc == 0)
+		rc = vm_pause_init(&vm, err, sizeof(err));
 	for (unsigned i = 0; rc == 0 && i < vm.ncpus; i++)
 		if (pthread_create(&vm.vcpus[i].thread, NULL, vcpu_loop, &vm.vcpus[i]) != 0)
 			rc = fail("cannot start vCPU thread %u", i);
@@ -296,6 +329,7 @@ int main(int argc, char **argv)
 			_exit(0);
 		if (rc == 0) {
 			bool stop = m->msg_case == CELLVM__CONTROL__MSG_SHUTDOWN;
+			handle_request(m->msg_case);
 			control_free(m);
 			if (stop)
 				_exit(0);

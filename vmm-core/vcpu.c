@@ -214,6 +214,7 @@ void *vcpu_loop(void *arg)
 		pthread_cond_wait(&vm->start_cond, &vm->lock);
 	pthread_mutex_unlock(&vm->lock);
 	for (;;) {
+		vcpu_pause_point(v);
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;

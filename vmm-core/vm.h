@@ -13,6 +13,7 @@
 #include "vmm-core/layout.h"
 #include "vmm-core/msix.h"
 #include "vmm-core/pci.h"
+#include "vmm-core/pm1.h"
 
 #define VM_MAX_DEVICES 32
 #define VM_MAX_RANGES 64
@@ -91,8 +92,15 @@ struct vm {
 	uint64_t pci_mmio_next;	  /* BAR placement at setup */
 	uint32_t pci_io_next;
 
+	/* pause and resume (pause.c), under lock: vCPUs hold in
+	 * vcpu_pause_point while pause_requested; nheld counts them */
+	bool pause_requested;
+	unsigned nheld;
+	pthread_cond_t pause_cond, held_cond;
+
 	/* core-handled state, under lock */
-	uint16_t pm1_enable;
+	struct pm1_evt pm1;
+	bool sci_asserted;
 	uint8_t reset_reg;
 	uint64_t unclaimed; /* accesses nobody claims */
 	int control_fd;
@@ -131,6 +139,20 @@ uint64_t vm_pci_bar_access(struct vcpu *v, unsigned slot, unsigned bar, uint64_t
 /* Makes KVM's GSI routing and the MSI-X irqfds match the tables (irq_route.c).
  * Call with irq_lock held. */
 void vm_irq_routes_commit(struct vm *vm);
+
+/* The power button and the SCI (power.c).  vm_press_power_button takes
+ * the lock; vm_sci_update wants it held (after a PM1 register write). */
+void vm_press_power_button(struct vm *vm);
+void vm_sci_update(struct vm *vm);
+
+/* Pause and resume (pause.c).  vm_pause returns once every vCPU is out of
+ * KVM_RUN and held; vm_resume lets them go.  vcpu_pause_point is where a
+ * vCPU thread holds, before each KVM_RUN.  vm_pause_init installs the
+ * signal that kicks a vCPU out of KVM_RUN (before any thread starts). */
+int vm_pause_init(struct vm *vm, char *err, size_t errlen);
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+void vcpu_pause_point(struct vcpu *v);
 
 /* Exit handling (exits.c). */
 void vcpu_handle_io(struct vcpu *v);

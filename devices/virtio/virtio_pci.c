@@ -1,6 +1,8 @@
 /* The virtio 1.x PCI transport of a device process (see virtio_pci.h). */
 #include "devices/virtio/virtio_pci.h"
 
+#include "devices/common/device_thread.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -480,7 +482,7 @@ int virtio_pci_init(struct virtio_pci *vp, struct device *d, const Cellvm__Setup
 		q->out = calloc(VQ_MAX_SEGS, sizeof(*q->out));
 		q->in = calloc(VQ_MAX_SEGS, sizeof(*q->in));
 		if (!q->out || !q->in ||
-		    (!m->inline_queues && pthread_create(&q->thread, NULL, queue_thread, q) != 0)) {
+		    (!m->inline_queues && device_thread_start(&q->thread, queue_thread, q) != 0)) {
 			device_fail(d, "%s: cannot start the thread of queue %u", m->name, i);
 			return -1;
 		}

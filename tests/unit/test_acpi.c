@@ -462,7 +462,7 @@ static void check_fadt(const struct tables *t)
 	uint32_t flags = rd32(f + 112);
 	assert_true(flags & (1u << 0));  /* WBINVD */
 	assert_true(flags & (1u << 2));  /* PROC_C1 */
-	assert_true(flags & (1u << 4));  /* no fixed power button */
+	assert_false(flags & (1u << 4)); /* a fixed power button (vmm-core/pm1.c) */
 	assert_true(flags & (1u << 5));  /* no fixed sleep button */
 	assert_true(flags & (1u << 10)); /* RESET_REG_SUP */
 	assert_false(flags & (1u << 20)); /* not hardware-reduced */
@@ -1177,7 +1177,7 @@ static void iasl_check(unsigned ncpus, unsigned ncom, const struct acpi_com *com
 	want_text(f, "FACP", "PM Timer Block Length : 00");
 	want_text(f, "FACP", "Legacy Devices Supported (V2) : 1");
 	want_text(f, "FACP", "8042 Present on ports 60/64 (V2) : 0");
-	want_text(f, "FACP", "Control Method Power Button (V1) : 1");
+	want_text(f, "FACP", "Control Method Power Button (V1) : 0");
 	want_text(f, "FACP", "Reset Register Supported (V2) : 1");
 	want_text(f, "FACP", "Reset Register : [Generic Address Structure] [074h 0116 1] "
 			     "Space ID : 01 [SystemIO] [075h 0117 1] Bit Width : 08");

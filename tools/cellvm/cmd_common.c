@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "tools/cellvm/vm_commands.h"
+#include "tools/libcellvm/cellvm.h"
 
 int cmd_fail(const char *cmd, int status, const char *fmt, ...)
 {
@@ -28,7 +29,12 @@ int cmd_root(const char *cmd, const char *opt_root, char *root, size_t len)
 
 const char *cmd_vm_state(const char *dir)
 {
-	return vmdir_is_locked(dir) ? "running" : "stopped";
+	struct cellvm_state st;
+	if (!vmdir_is_locked(dir))
+		return "stopped";
+	if (cellvm_state(dir, &st, NULL, 0) == 0 && st.paused)
+		return "paused";
+	return "running";
 }
 
 int cmd_parse_uint(const char *s, unsigned *out)

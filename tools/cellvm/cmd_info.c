@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tools/cellvm/vm_commands.h"
+#include "tools/libcellvm/cellvm.h"
 
 static void info_usage(FILE *f)
 {
@@ -46,6 +47,10 @@ static void print_text(const struct vm_entry *e)
 	printf("Name:          %s\n", d->name);
 	printf("Directory:     %s\n", e->dir);
 	printf("State:         %s\n", cmd_vm_state(e->dir));
+	struct cellvm_state st;
+	if (vmdir_is_locked(e->dir) && cellvm_state(e->dir, &st, NULL, 0) == 0)
+		printf("Supervisor:    pid %d, up %llu s, boot %u (cellvm.log, control.sock)\n",
+		       (int)st.pid, (unsigned long long)(st.uptime_ms / 1000), st.boots);
 	printf("Distribution:  %s\n", vm_distribution_name(d->distribution));
 	printf("CPUs:          %u\n", d->cpus);
 	vmconf_format_size(d->memory, size, sizeof(size));

@@ -12,7 +12,7 @@ static void list_usage(FILE *f)
 		"usage: cellvm list [--all] [--json] [--root DIR]\n"
 		"\n"
 		"Lists the running VMs of the root (a VM runs while its lock is held), or\n"
-		"with --all every VM: UUID, name, state (running, stopped, or broken when\n"
+		"with --all every VM: UUID, name, state (running, paused, stopped, or broken when\n"
 		"its config.pvs cannot be read: the reason goes to stderr), CPUs, memory.\n"
 		"\n"
 		"Options:\n"
@@ -42,7 +42,7 @@ static void print_json(const struct vm_entry *list, unsigned n, bool all)
 	for (unsigned i = 0; i < n; i++) {
 		const struct vm_entry *e = &list[i];
 		const char *state = e->def ? cmd_vm_state(e->dir) : "broken";
-		if (!all && strcmp(state, "running"))
+		if (!all && (!strcmp(state, "stopped") || !strcmp(state, "broken")))
 			continue;
 		printf("%s\n  {\"uuid\": ", first ? "" : ",");
 		first = false;
@@ -68,7 +68,7 @@ static void print_table(const struct vm_entry *list, unsigned n, bool all)
 	for (unsigned i = 0; i < n; i++) {
 		const struct vm_entry *e = &list[i];
 		const char *state = e->def ? cmd_vm_state(e->dir) : "broken";
-		if (!all && strcmp(state, "running"))
+		if (!all && (!strcmp(state, "stopped") || !strcmp(state, "broken")))
 			continue;
 		if (!e->def) {
 			printf("%-36s  %-20s  %-8s  %4s  %7s\n", uuid_of(e), "-", state, "-", "-");

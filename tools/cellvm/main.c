@@ -1,6 +1,6 @@
 /* cellvm: the management command.  `cellvm run` supervises one VM in the
- * foreground; create, list, info, set and delete manage VM directories
- * (tools/cellvm/cmd_*.c). */
+ * foreground; create, list, info, set and delete manage VM directories,
+ * start/stop/restart/pause/resume/console run them (tools/cellvm/cmd_*.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +23,12 @@ static void usage(FILE *f)
 		"  info     one VM's configuration and state\n"
 		"  set      change a stopped VM (CPUs, memory, devices, boot)\n"
 		"  delete   remove a stopped VM's directory\n"
+		"  start    start a VM under a detached supervisor\n"
+		"  stop     power a VM off (ACPI power button, then a kill)\n"
+		"  restart  stop, then start\n"
+		"  pause    hold a running VM's vCPUs\n"
+		"  resume   let them run again\n"
+		"  console  attach to a running VM's serial console (detach: Ctrl-])\n"
 		"  help     this text\n"
 		"\n"
 		"VMs live in ROOT/UUID (config.pvs, *.hdd): ROOT is --root DIR, else\n"
@@ -65,6 +71,8 @@ int main(int argc, char **argv)
 	} commands[] = {
 		{ "create", cmd_create }, { "list", cmd_list }, { "info", cmd_info },
 		{ "set", cmd_set },       { "delete", cmd_delete },
+		{ "start", cmd_start },   { "stop", cmd_stop },     { "restart", cmd_restart },
+		{ "pause", cmd_pause },   { "resume", cmd_resume }, { "console", cmd_console },
 	};
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))

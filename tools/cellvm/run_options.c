@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "tools/cellvm/console_tee.h"
 #include "tools/cellvm/supervisor.h"
 #include "vmm-core/boot.h"
 #include "vmm-core/layout.h"
@@ -42,6 +43,10 @@ void run_usage(FILE *f)
 		"                         unix:PATH        connect to a listening unix socket\n"
 		"                         unix:PATH,server listen on PATH, one client at a time\n"
 		"                         none             a port with nothing attached\n"
+		"                         console:FILE,SOCKET\n"
+		"                                          append the output to FILE, and relay\n"
+		"                                          the port to one client of the unix\n"
+		"                                          socket SOCKET (cellvm console)\n"
 		"                       without --serial: COM1 on stdio\n"
 		"  --disk PATH[,if=virtio-blk|virtio-scsi][,media=disk|cdrom][,readonly][,serial=S]\n"
 		"                       a disk image (qcow2 or raw, detected; an ISO is raw),\n"
@@ -116,19 +121,31 @@ int parse_size(const char *s, uint64_t *out)
 static bool serial_spec_ok(const char *s)
 {
 	return !strcmp(s, "stdio") || !strcmp(s, "none") ||
-	       (!strncmp(s, "file:", 5) && s[5]) || (!strncmp(s, "unix:", 5) && s[5]);
+	       (!strncmp(s, "file:", 5) && s[5]) || (!strncmp(s, "unix:", 5) && s[5]) ||
+	       console_tee_spec_ok(s);
 }
 
+/* Where cellvm-core and cellvm-dev-* are: next to cellvm in a build
+ * ($(BUILD)/bin), else ../libexec/cellvm from it (make install). */
 static const char *self_dir(void)
 {
-	static char dir[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	static char dir[PATH_MAX + 32];
+	ssize_t n = readlink("/proc/self/exe", dir, PATH_MAX - 1);
 	if (n <= 0)
 		return ".";
 	dir[n] = 0;
 	char *slash = strrchr(dir, '/');
 	if (slash)
 		*slash = 0;
+	char core[sizeof(dir) + 16];
+	snprintf(core, sizeof(core), "%s/cellvm-core", dir);
+	if (access(core, X_OK) != 0 && slash) {
+		char *up = strrchr(dir, '/');
+		if (up) {
+			*up = 0;
+			strcat(dir, "/libexec/cellvm");
+		}
+	}
 	return dir;
 }
 
@@ -147,6 +164,9 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
 		{"name", required_argument, NULL, 'a'},
 		{"uuid", required_argument, NULL, 'u'},
 		{"no-sandbox", no_argument, NULL, 'n'},
+		/* for cellvm start; not in --help */
+		{"lock-fd", required_argument, NULL, 'L'},
+		{"control", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -156,6 +176,7 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
 	cfg->memory = DEFAULT_MEMORY;
 	cfg->sandbox = true;
 	cfg->restart_on_reboot = true;
+	cfg->lock_fd = -1;
 	cfg->bin_dir = getenv("CELLVM_BIN_DIR") ? getenv("CELLVM_BIN_DIR") : self_dir();
 	optind = 1;
 	opterr = 0;
@@ -167,7 +188,12 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
 		case 'i': cfg->initrd = optarg; break;
 		case 'c': cfg->cmdline = optarg; break;
 		case 'n': cfg->sandbox = false; break;
-		case 'h': run_usage(stdout); return 1;
+		case 'h':
+			run_usage(stdout);
+			printf("\nInternal programs (cellvm-core, cellvm-dev-*) from: %s\n"
+			       "(next to cellvm, else ../libexec/cellvm; $CELLVM_BIN_DIR overrides)\n",
+			       cfg->bin_dir);
+			return 1;
 		case 'p': {
 			errno = 0;
 			unsigned long n = strtoul(optarg, &end, 10);
@@ -194,8 +220,8 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
 			}
 			if (!serial_spec_ok(optarg)) {
 				snprintf(err, errlen,
-					 "--serial %s: expected stdio, file:PATH, unix:PATH[,server] "
-					 "or none",
+					 "--serial %s: expected stdio, file:PATH, unix:PATH[,server], "
+					 "console:FILE,SOCKET or none",
 					 optarg);
 				return -1;
 			}
@@ -224,6 +250,20 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
 				return -1;
 			}
 			cfg->uuid_given = true;
+			break;
+		case 'L': {
+			unsigned long fd = strtoul(optarg, &end, 10);
+			if (*end || end == optarg || fd < 3 || fd > 65535 ||
+			    fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) {
+				snprintf(err, errlen, "--lock-fd %s: not an open file descriptor",
+					 optarg);
+				return -1;
+			}
+			cfg->lock_fd = (int)fd; /* kept open (and locked) until we exit */
+			break;
+		}
+		case 'C':
+			cfg->control = optarg;
 			break;
 		case 'r':
 			if (strcmp(optarg, "restart") && strcmp(optarg, "stop")) {

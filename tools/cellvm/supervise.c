@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +13,13 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <uuid/uuid.h>
 
 #include "devices/uart/uart_host.h"
+#include "tools/cellvm/console_tee.h"
+#include "tools/cellvm/control_server.h"
 #include "tools/cellvm/disks.h"
 #include "tools/cellvm/nets.h"
 #include "tools/cellvm/supervisor.h"
@@ -45,6 +50,16 @@ struct vmrun {
 	enum outcome outcome;
 	struct event *events[5 + VM_MAX_SERIAL + VM_MAX_DISK_DEVICES + VM_MAX_NETS];
 	unsigned nevents;
+	/* kept across reboots: console relays (console: serial ports) and
+	 * the control socket */
+	struct console_tee tees[VM_MAX_SERIAL];
+	bool has_tee[VM_MAX_SERIAL];
+	struct control_server control;
+	bool has_control;
+	bool paused, pause_answered;
+	unsigned boots;
+	struct timespec started;
+	char uuid[37];
 };
 
 #define MAX_DEVICES (VM_MAX_SERIAL + VM_MAX_DISK_DEVICES + VM_MAX_NETS)
@@ -69,6 +84,17 @@ static int guest_memory(uint64_t size)
 	return fd;
 }
 
+/* A console: port's backend is our end of a new connection (the relay). */
+static int uart_backend(struct vmrun *r, unsigned i, struct devhost *h)
+{
+	if (!r->has_tee[i])
+		return uart_host_backend(h, r->cfg->serial[i]);
+	int fd;
+	if (console_tee_attach(&r->tees[i], &fd, h->err, sizeof(h->err)) < 0)
+		return -1;
+	return devhost_add_backend(h, CELLVM__BACKEND__KIND__SOCKET, fd, -1, "console");
+}
+
 static int start_uarts(struct vmrun *r)
 {
 	const struct vm_config *cfg = r->cfg;
@@ -80,7 +106,7 @@ static int start_uarts(struct vmrun *r)
 		devhost_init(h, "uart", com->name);
 		h->nrings = cfg->cpus;
 		if (devhost_add_range(h, CELLVM__ADDR_RANGE__KIND__PIO, com->port, 8) < 0 ||
-		    devhost_add_irq(h, com->irq) < 0 || uart_host_backend(h, cfg->serial[i]) < 0 ||
+		    devhost_add_irq(h, com->irq) < 0 || uart_backend(r, i, h) < 0 ||
 		    devhost_start(h, bin, cfg->sandbox) < 0) {
 			fprintf(stderr, "cellvm: %s: %s\n", com->name, h->err);
 			r->nuarts = i + 1;
@@ -236,7 +262,11 @@ static void on_core_message(evutil_socket_t fd, short what, void *arg)
 		/* The core is gone; SIGCHLD says how. */
 		return;
 	}
-	if (m->msg_case == CELLVM__CONTROL__MSG_VM_STOPPED) {
+	if (m->msg_case == CELLVM__CONTROL__MSG_PAUSED) {
+		r->paused = m->paused->paused;
+		r->pause_answered = true;
+		fprintf(stderr, "cellvm: the VM is %s\n", r->paused ? "paused" : "running again");
+	} else if (m->msg_case == CELLVM__CONTROL__MSG_VM_STOPPED) {
 		const Cellvm__VmStopped *st = m->vm_stopped;
 		switch (st->reason) {
 		case CELLVM__VM_STOPPED__REASON__POWEROFF:
@@ -333,6 +363,10 @@ static void teardown(struct vmrun *r)
 	for (unsigned i = 0; i < r->ndev; i++)
 		devhost_stop(r->dev[i]);
 	r->nuarts = r->ndisks = r->nnets = r->ndev = 0;
+	for (unsigned i = 0; i < VM_MAX_SERIAL; i++)
+		if (r->has_tee[i])
+			console_tee_detach(&r->tees[i]);
+	r->paused = false;
 	int *fds[] = {&r->mem_fd, &r->kvm_fd, &r->kernel_fd, &r->initrd_fd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0) {
@@ -371,6 +405,7 @@ static int open_inputs(struct vmrun *r)
 static enum outcome run_once(struct vmrun *r)
 {
 	r->outcome = RUNNING;
+	r->boots++;
 	r->mem_fd = r->kvm_fd = r->kernel_fd = r->initrd_fd = -1;
 	memset(&r->core, 0, sizeof(r->core));
 	r->core.pid = -1;
@@ -399,6 +434,116 @@ static enum outcome run_once(struct vmrun *r)
 	return o;
 }
 
+/* --- the control socket's requests (tools/cellvm/control_server.c) --- */
+
+#define PAUSE_ANSWER_MS 20000 /* a vCPU may wait up to the ring timeout (10 s) */
+
+static void ctl_state(void *ctx, Cellvm__Mgmt__State *st)
+{
+	struct vmrun *r = ctx;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	st->paused = r->paused;
+	st->pid = (uint32_t)getpid();
+	st->uptime_ms = (uint64_t)(now.tv_sec - r->started.tv_sec) * 1000 +
+			(uint64_t)((now.tv_nsec - r->started.tv_nsec) / 1000000);
+	st->cpus = r->cfg->cpus;
+	st->memory = r->cfg->memory;
+	st->name = (char *)(r->cfg->name ? r->cfg->name : "");
+	st->uuid = r->uuid;
+	st->boots = r->boots;
+}
+
+static int ctl_power_button(void *ctx, char *err, size_t errlen)
+{
+	struct vmrun *r = ctx;
+	int rc = control_send_simple(r->core.control_fd, CELLVM__CONTROL__MSG_POWER_BUTTON);
+	if (rc < 0) {
+		snprintf(err, errlen, "telling the core: %s", strerror(-rc));
+		return -1;
+	}
+	fprintf(stderr, "cellvm: power button pressed (a stop was asked for)\n");
+	return 0;
+}
+
+/* Asks the core and waits for its Paused answer, reading its messages
+ * here (the event loop is in this call). */
+static int ctl_pause(void *ctx, bool pause, char *err, size_t errlen)
+{
+	struct vmrun *r = ctx;
+	r->pause_answered = false;
+	int rc = control_send_simple(r->core.control_fd, pause ? CELLVM__CONTROL__MSG_PAUSE
+							       : CELLVM__CONTROL__MSG_RESUME);
+	if (rc < 0) {
+		snprintf(err, errlen, "telling the core: %s", strerror(-rc));
+		return -1;
+	}
+	for (int waited = 0; !r->pause_answered && r->outcome == RUNNING; waited += 100) {
+		if (waited >= PAUSE_ANSWER_MS) {
+			snprintf(err, errlen, "the core did not answer the %s within %d s",
+				 pause ? "pause" : "resume", PAUSE_ANSWER_MS / 1000);
+			return -1;
+		}
+		struct pollfd p = {.fd = r->core.control_fd, .events = POLLIN};
+		if (poll(&p, 1, 100) > 0)
+			on_core_message(r->core.control_fd, EV_READ, r);
+	}
+	if (!r->pause_answered) {
+		snprintf(err, errlen, "the VM stopped");
+		return -1;
+	}
+	return 0;
+}
+
+static void ctl_kill(void *ctx)
+{
+	struct vmrun *r = ctx;
+	fprintf(stderr, "cellvm: killed on request: stopping the VM\n");
+	finish(r, STOPPED);
+}
+
+/* The relays of console: ports and the control socket, for the VM's life. */
+static int open_managed(struct vmrun *r)
+{
+	char err[600];
+	for (unsigned i = 0; i < r->cfg->nserial; i++) {
+		if (!console_tee_spec_ok(r->cfg->serial[i]))
+			continue;
+		if (console_tee_open(&r->tees[i], r->base, r->cfg->serial[i], err, sizeof(err)) < 0) {
+			fprintf(stderr, "cellvm: %s: %s\n", uart_com_ports[i].name, err);
+			return -1;
+		}
+		r->has_tee[i] = true;
+	}
+	if (r->cfg->control) {
+		const struct control_ops ops = {
+			.ctx = r,
+			.state = ctl_state,
+			.power_button = ctl_power_button,
+			.pause = ctl_pause,
+			.kill = ctl_kill,
+		};
+		if (control_server_open(&r->control, r->base, r->cfg->control, &ops, err,
+					sizeof(err)) < 0) {
+			fprintf(stderr, "cellvm: %s\n", err);
+			return -1;
+		}
+		r->has_control = true;
+	}
+	return 0;
+}
+
+static void close_managed(struct vmrun *r)
+{
+	if (r->has_control)
+		control_server_close(&r->control);
+	r->has_control = false;
+	for (unsigned i = 0; i < VM_MAX_SERIAL; i++)
+		if (r->has_tee[i])
+			console_tee_close(&r->tees[i]);
+	memset(r->has_tee, 0, sizeof(r->has_tee));
+}
+
 int supervise(const struct vm_config *cfg)
 {
 	struct vmrun r = {.cfg = cfg};
@@ -411,6 +556,13 @@ int supervise(const struct vm_config *cfg)
 		fprintf(stderr, "cellvm: libevent: cannot create an event base\n");
 		return 1;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &r.started);
+	uuid_unparse(cfg->uuid, r.uuid);
+	if (open_managed(&r) < 0) {
+		close_managed(&r);
+		event_base_free(r.base);
+		return 1;
+	}
 	char err[640];
 	int rc = nets_open(cfg, r.backends, &r.nbackends, err, sizeof(err));
 	if (rc != 0) {
@@ -419,6 +571,7 @@ int supervise(const struct vm_config *cfg)
 		else
 			fprintf(stderr, "cellvm: %s\n", err);
 		nets_close(r.backends, &r.nbackends);
+		close_managed(&r);
 		event_base_free(r.base);
 		/* A backend that cannot be had is a bad option: nothing ran. */
 		return rc == NETS_STOPPED ? 0 : 2;
@@ -430,6 +583,7 @@ int supervise(const struct vm_config *cfg)
 			continue;
 		}
 		nets_close(r.backends, &r.nbackends);
+		close_managed(&r);
 		event_base_free(r.base);
 		return o == POWEROFF || o == REBOOT || o == STOPPED ? 0 : 1;
 	}

@@ -49,6 +49,10 @@ struct vm_config {
 	bool sandbox;
 	bool restart_on_reboot;
 	const char *bin_dir; /* where cellvm-core and cellvm-dev-* are */
+	/* set by `cellvm start` (hidden options): the VM directory's lock,
+	 * held for the supervisor's life, and the control socket to make */
+	int lock_fd;		/* -1: none */
+	const char *control;	/* NULL: no control socket */
 	struct disk_config disks[VM_MAX_DISKS];
 	unsigned ndisks;
 	struct net_config nets[VM_MAX_NETS];

@@ -1,0 +1,255 @@
+/* The control socket's protocol (proto/mgmt.proto): the 4-byte length
+ * framing (round trip, a length over the limit, a frame cut short, a
+ * silent peer), and the supervisor's request handling
+ * (tools/cellvm/control_server.c) on a socketpair with stand-in callbacks:
+ * each request kind reaches its callback, the reply carries the state,
+ * refusals carry the error, kill comes after the reply, and a request that
+ * does not decode gets an error reply. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "proto/mgmt.pb-c.h"
+#include "tools/cellvm/control_server.h"
+#include "tools/libcellvm/mgmt_frame.h"
+
+static int sv[2];
+
+static int open_pair(void **state)
+{
+	(void)state;
+	return socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+}
+
+static int close_pair(void **state)
+{
+	(void)state;
+	close(sv[0]);
+	close(sv[1]);
+	return 0;
+}
+
+static void test_frame_round_trip(void **state)
+{
+	(void)state;
+	Cellvm__Mgmt__Request req = CELLVM__MGMT__REQUEST__INIT;
+	req.kind = CELLVM__MGMT__REQUEST__KIND__PAUSE;
+	assert_int_equal(mgmt_send(sv[0], &req.base), 0);
+	uint8_t *buf;
+	size_t len;
+	assert_int_equal(mgmt_recv(sv[1], 1000, &buf, &len), 0);
+	Cellvm__Mgmt__Request *got = cellvm__mgmt__request__unpack(NULL, len, buf);
+	free(buf);
+	assert_non_null(got);
+	assert_int_equal(got->kind, CELLVM__MGMT__REQUEST__KIND__PAUSE);
+	cellvm__mgmt__request__free_unpacked(got, NULL);
+}
+
+static void test_frame_too_long(void **state)
+{
+	(void)state;
+	uint8_t hdr[4] = {0, 0x01, 0, 1}; /* 65537 bytes */
+	assert_int_equal(write(sv[0], hdr, 4), 4);
+	uint8_t *buf;
+	size_t len;
+	assert_int_equal(mgmt_recv(sv[1], 1000, &buf, &len), -EMSGSIZE);
+}
+
+static void test_frame_cut_short(void **state)
+{
+	(void)state;
+	uint8_t part[6] = {0, 0, 0, 10, 1, 2};
+	assert_int_equal(write(sv[0], part, 6), 6);
+	shutdown(sv[0], SHUT_WR);
+	uint8_t *buf;
+	size_t len;
+	assert_int_equal(mgmt_recv(sv[1], 1000, &buf, &len), -ECONNRESET);
+}
+
+static void test_frame_timeout(void **state)
+{
+	(void)state;
+	uint8_t *buf;
+	size_t len;
+	assert_int_equal(mgmt_recv(sv[1], 50, &buf, &len), -ETIMEDOUT);
+}
+
+/* Stand-in supervisor. */
+static struct {
+	int buttons, pauses, resumes, kills;
+	bool refuse;
+	bool paused;
+	bool replied_before_kill;
+} calls;
+
+static void fake_state(void *ctx, Cellvm__Mgmt__State *st)
+{
+	(void)ctx;
+	st->pid = 4242;
+	st->cpus = 3;
+	st->memory = 512u << 20;
+	st->name = "web1";
+	st->uuid = "0c6e2a5c-3f0b-4f6e-9d7a-1b2c3d4e5f60";
+	st->paused = calls.paused;
+	st->boots = 1;
+}
+
+static int fake_button(void *ctx, char *err, size_t errlen)
+{
+	(void)ctx;
+	calls.buttons++;
+	if (calls.refuse) {
+		snprintf(err, errlen, "the core is gone");
+		return -1;
+	}
+	return 0;
+}
+
+static int fake_pause(void *ctx, bool pause, char *err, size_t errlen)
+{
+	(void)ctx;
+	(void)err;
+	(void)errlen;
+	if (pause)
+		calls.pauses++;
+	else
+		calls.resumes++;
+	calls.paused = pause;
+	return 0;
+}
+
+static void fake_kill(void *ctx)
+{
+	(void)ctx;
+	calls.kills++;
+	/* The reply is already in the socket. */
+	char b;
+	calls.replied_before_kill = recv(sv[0], &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
+static Cellvm__Mgmt__Reply *ask(int kind)
+{
+	struct control_server s = {.listen_fd = -1};
+	s.ops = (struct control_ops){.state = fake_state, .power_button = fake_button,
+				     .pause = fake_pause, .kill = fake_kill};
+	Cellvm__Mgmt__Request req = CELLVM__MGMT__REQUEST__INIT;
+	req.kind = kind;
+	assert_int_equal(mgmt_send(sv[0], &req.base), 0);
+	control_server_serve(&s, sv[1]);
+	uint8_t *buf;
+	size_t len;
+	assert_int_equal(mgmt_recv(sv[0], 1000, &buf, &len), 0);
+	Cellvm__Mgmt__Reply *rep = cellvm__mgmt__reply__unpack(NULL, len, buf);
+	free(buf);
+	assert_non_null(rep);
+	return rep;
+}
+
+static void test_state_request(void **state)
+{
+	(void)state;
+	memset(&calls, 0, sizeof(calls));
+	Cellvm__Mgmt__Reply *r = ask(CELLVM__MGMT__REQUEST__KIND__STATE);
+	assert_true(r->ok);
+	assert_non_null(r->state);
+	assert_int_equal(r->state->pid, 4242);
+	assert_int_equal(r->state->cpus, 3);
+	assert_int_equal(r->state->memory, 512u << 20);
+	assert_string_equal(r->state->name, "web1");
+	assert_false(r->state->paused);
+	assert_int_equal(calls.buttons + calls.pauses + calls.kills, 0);
+	cellvm__mgmt__reply__free_unpacked(r, NULL);
+}
+
+static void test_stop_presses_button(void **state)
+{
+	(void)state;
+	memset(&calls, 0, sizeof(calls));
+	Cellvm__Mgmt__Reply *r = ask(CELLVM__MGMT__REQUEST__KIND__STOP);
+	assert_true(r->ok);
+	assert_int_equal(calls.buttons, 1);
+	assert_int_equal(calls.kills, 0);
+	cellvm__mgmt__reply__free_unpacked(r, NULL);
+	calls.refuse = true;
+	r = ask(CELLVM__MGMT__REQUEST__KIND__STOP);
+	assert_false(r->ok);
+	assert_string_equal(r->error, "the core is gone");
+	cellvm__mgmt__reply__free_unpacked(r, NULL);
+}
+
+static void test_pause_resume(void **state)
+{
+	(void)state;
+	memset(&calls, 0, sizeof(calls));
+	Cellvm__Mgmt__Reply *r = ask(CELLVM__MGMT__REQUEST__KIND__PAUSE);
+	assert_true(r->ok);
+	assert_int_equal(calls.pauses, 1);
+	assert_true(r->state->paused); /* the state after the pause */
+	cellvm__mgmt__reply__free_unpacked(r, NULL);
+	r = ask(CELLVM__MGMT__REQUEST__KIND__RESUME);
+	assert_true(r->ok);
+	assert_int_equal(calls.resumes, 1);
+	assert_false(r->state->paused);
+	cellvm__mgmt__reply__free_unpacked(r, NULL);
+}
+
+static void test_kill_after_reply(void **state)
+{
+	(void)state;
+	memset(&calls, 0, sizeof(calls));
+	Cellvm__Mgmt__Reply *r = ask(CELLVM__MGMT__REQUEST__KIND__KILL);
+	assert_true(r->ok);
+	assert_int_equal(calls.kills, 1);
+	assert_true(calls.replied_before_kill);
+	cellvm__mgmt__reply__free_unpacked(r, NULL);
+}
+
+static void test_unknown_and_garbage(void **state)
+{
+	(void)state;
+	Cellvm__Mgmt__Reply *r = ask(99);
+	assert_false(r->ok);
+	assert_non_null(strstr(r->error, "unknown request kind 99"));
+	cellvm__mgmt__reply__free_unpacked(r, NULL);
+
+	uint8_t junk[] = {0, 0, 0, 3, 0xff, 0xff, 0xff};
+	assert_int_equal(write(sv[0], junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	struct control_server s = {.listen_fd = -1};
+	s.ops = (struct control_ops){.state = fake_state, .power_button = fake_button,
+				     .pause = fake_pause, .kill = fake_kill};
+	control_server_serve(&s, sv[1]);
+	uint8_t *buf;
+	size_t len;
+	assert_int_equal(mgmt_recv(sv[0], 1000, &buf, &len), 0);
+	r = cellvm__mgmt__reply__unpack(NULL, len, buf);
+	free(buf);
+	assert_non_null(r);
+	assert_false(r->ok);
+	assert_non_null(strstr(r->error, "does not decode"));
+	cellvm__mgmt__reply__free_unpacked(r, NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_frame_round_trip, open_pair, close_pair),
+		cmocka_unit_test_setup_teardown(test_frame_too_long, open_pair, close_pair),
+		cmocka_unit_test_setup_teardown(test_frame_cut_short, open_pair, close_pair),
+		cmocka_unit_test_setup_teardown(test_frame_timeout, open_pair, close_pair),
+		cmocka_unit_test_setup_teardown(test_state_request, open_pair, close_pair),
+		cmocka_unit_test_setup_teardown(test_stop_presses_button, open_pair, close_pair),
+		cmocka_unit_test_setup_teardown(test_pause_resume, open_pair, close_pair),
+		cmocka_unit_test_setup_teardown(test_kill_after_reply, open_pair, close_pair),
+		cmocka_unit_test_setup_teardown(test_unknown_and_garbage, open_pair, close_pair),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
