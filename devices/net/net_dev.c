@@ -218,6 +218,11 @@ static void rx_round(struct net_dev *nd)
 			break;
 		}
 		nd->rx_len = 0; /* delivered, or dropped and counted */
+		/* The guest takes each packet as soon as it is in (unless it
+		 * is still polling: EVENT_IDX), so it works on one while we
+		 * copy the next. */
+		if (rc > 0)
+			virtio_pci_queue_flush(&nd->vp, RXQ);
 		if (rc == -EIO) {
 			if (!vq_is_broken(vq))
 				log_error(nd, "receive queue: %s", "a buffer shorter than a vnet header");

@@ -128,15 +128,21 @@ struct virtqueue *virtio_pci_queue_begin(struct virtio_pci *vp, unsigned q)
 	return &vq->vq;
 }
 
+void virtio_pci_queue_flush(struct virtio_pci *vp, unsigned q)
+{
+	struct virtio_pci_queue *vq = &vp->q[q];
+	if (vq_is_broken(&vq->vq))
+		return;
+	vq_publish(&vq->vq);
+	if (vq_should_notify(&vq->vq))
+		interrupt(vp, vq->vector, ISR_QUEUE);
+}
+
 void virtio_pci_queue_end(struct virtio_pci *vp, unsigned q)
 {
 	struct virtio_pci_queue *vq = &vp->q[q];
 	bool broken = vq_is_broken(&vq->vq);
-	if (!broken) {
-		vq_publish(&vq->vq);
-		if (vq_should_notify(&vq->vq))
-			interrupt(vp, vq->vector, ISR_QUEUE);
-	}
+	virtio_pci_queue_flush(vp, q);
 	pthread_mutex_unlock(&vq->lock);
 	if (broken)
 		needs_reset(vp, vq);
