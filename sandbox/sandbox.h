@@ -13,6 +13,7 @@
 #ifndef CELLVM_SANDBOX_SANDBOX_H
 #define CELLVM_SANDBOX_SANDBOX_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,13 @@ struct sandbox_opts {
  * -1 with err filled; the caller must then exit. */
 int sandbox_enter(const struct sandbox_policy *device, const struct sandbox_opts *opts,
 		  char *err, size_t errlen);
+
+/* pthread_create for a process about to call sandbox_enter: returns once
+ * the new thread runs FN.  Threads are made before confinement (which
+ * forbids clone), and a new thread's own start-up makes syscalls the
+ * policies do not allow (glibc registers rseq and the robust futex list),
+ * so confinement must wait until it is past that.  0 or an errno. */
+int sandbox_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* Prints the loud --no-sandbox warning for `who` on stderr. */
 void sandbox_warn_disabled(const char *who);

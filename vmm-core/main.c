@@ -305,7 +305,7 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		rc = vm_pause_init(&vm, err, sizeof(err));
 	for (unsigned i = 0; rc == 0 && i < vm.ncpus; i++)
-		if (pthread_create(&vm.vcpus[i].thread, NULL, vcpu_loop, &vm.vcpus[i]) != 0)
+		if (sandbox_thread_start(&vm.vcpus[i].thread, vcpu_loop, &vm.vcpus[i]) != 0)
 			rc = fail("cannot start vCPU thread %u", i);
 	if (rc == 0)
 		rc = confine(sandbox);

@@ -12,11 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "devices/common/device_thread.h"
 #include "devices/net/net_io.h"
 #include "devices/net/virtio_net.h"
 #include "devices/virtio/virtio_pci.h"
 #include "sandbox/policies.h"
+#include "sandbox/sandbox.h"
 
 enum { RXQ, TXQ, CTRLQ, NUM_QUEUES };
 #define QUEUE_SIZE 256
@@ -467,7 +467,7 @@ static int net_setup(struct device *d, const Cellvm__Setup *s)
 	apply_offloads(nd); /* none until a driver asks */
 	/* Started before the sandbox (which forbids clone); it only waits
 	 * until the guest's driver is up. */
-	if (!net_inline && device_thread_start(&nd->thread, net_thread, d) != 0) {
+	if (!net_inline && sandbox_thread_start(&nd->thread, net_thread, d) != 0) {
 		device_fail(d, "cannot start the network thread");
 		return -1;
 	}

@@ -1,14 +1,14 @@
 /* The virtio 1.x PCI transport of a device process (see virtio_pci.h). */
 #include "devices/virtio/virtio_pci.h"
 
-#include "devices/common/device_thread.h"
-
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "sandbox/sandbox.h"
 
 #define PCI_VENDOR_REDHAT_QUMRANET 0x1af4
 #define PCI_DEVICE_VIRTIO_MODERN 0x1040 /* + the virtio device id */
@@ -488,7 +488,7 @@ int virtio_pci_init(struct virtio_pci *vp, struct device *d, const Cellvm__Setup
 		q->out = calloc(VQ_MAX_SEGS, sizeof(*q->out));
 		q->in = calloc(VQ_MAX_SEGS, sizeof(*q->in));
 		if (!q->out || !q->in ||
-		    (!m->inline_queues && device_thread_start(&q->thread, queue_thread, q) != 0)) {
+		    (!m->inline_queues && sandbox_thread_start(&q->thread, queue_thread, q) != 0)) {
 			device_fail(d, "%s: cannot start the thread of queue %u", m->name, i);
 			return -1;
 		}

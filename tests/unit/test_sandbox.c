@@ -37,7 +37,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "devices/common/device_thread.h"
 #include "sandbox/policies.h"
 #include "sandbox/sandbox.h"
 
@@ -284,7 +283,7 @@ static int thread_start_then_sandbox(void)
 			_exit(97);
 		thread_wake_fd = p[0];
 		pthread_t t;
-		if (device_thread_start(&t, blocked_thread, NULL) != 0)
+		if (sandbox_thread_start(&t, blocked_thread, NULL) != 0)
 			_exit(96);
 		int keep[] = {p[0], p[1]};
 		child_enter(keep, 2);

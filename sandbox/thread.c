@@ -1,9 +1,10 @@
-/* Starting a device thread and waiting until it has started (see
- * device_thread.h). */
-#include "devices/common/device_thread.h"
-
+/* Starting a thread of a process that will confine itself, and waiting
+ * until it has started (see sandbox_thread_start in sandbox.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <semaphore.h>
+
+#include "sandbox/sandbox.h"
 
 struct start {
 	void *(*fn)(void *);
@@ -20,7 +21,7 @@ static void *trampoline(void *p)
 	return fn(arg);
 }
 
-int device_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+int sandbox_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
 	struct start s = {.fn = fn, .arg = arg};
 	if (sem_init(&s.running, 0, 0) < 0)
