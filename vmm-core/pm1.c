@@ -1,9 +1,10 @@
 /* PM1a event registers; see pm1.h. */
 #include "vmm-core/pm1.h"
 
-/* Enable bits the core has an event for; the others read back as 0 so that
- * the guest does not wait for events that never come. */
-#define PM1_EN_IMPLEMENTED PM1_PWRBTN
+/* Enable bits the core implements; the others read back as 0 so that the
+ * guest does not wait for events that never come.  A GBL_EN that did not
+ * stick would make Linux log "Could not enable GlobalLock event". */
+#define PM1_EN_IMPLEMENTED (PM1_PWRBTN | PM1_GBL)
 
 /* The block as 4 little-endian bytes: status, then enable. */
 static uint8_t byte_at(const struct pm1_evt *e, unsigned i)

@@ -9,6 +9,9 @@
 #include <stdint.h>
 
 #define PM1_PWRBTN (1u << 8) /* PWRBTN_STS in status, PWRBTN_EN in enable */
+/* GBL_EN: kept so that the guest's ACPI finds the FACS global lock usable.
+ * No firmware ever holds that lock, so GBL_STS is never set. */
+#define PM1_GBL (1u << 5)
 
 struct pm1_evt {
 	uint16_t status;

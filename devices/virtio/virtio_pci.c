@@ -382,6 +382,10 @@ uint64_t virtio_pci_bar_read(struct virtio_pci *vp, unsigned bar, uint64_t off, 
 	if (off == ISR_OFF) { /* reading it acknowledges */
 		uint8_t isr = __atomic_exchange_n(&vp->isr, 0, __ATOMIC_SEQ_CST);
 		device_pci_set_intx(vp->d, false);
+		/* An interrupt() between the two found the line still high and
+		 * did not signal; it must not be lost. */
+		if (__atomic_load_n(&vp->isr, __ATOMIC_SEQ_CST))
+			device_pci_set_intx(vp->d, true);
 		return isr;
 	}
 	if (off >= DEVCFG_OFF && off + size <= DEVCFG_OFF + vp->model->config_size) {

@@ -75,7 +75,17 @@ static void test_unimplemented_enables_read_zero(void **state)
 	(void)state;
 	struct pm1_evt e = {0};
 	pm1_evt_write(&e, 2, 2, 0xffff);
-	assert_int_equal(pm1_evt_read(&e, 2, 2), PM1_PWRBTN);
+	assert_int_equal(pm1_evt_read(&e, 2, 2), PM1_PWRBTN | PM1_GBL);
+}
+
+/* Linux enables the global lock event at boot and reads GBL_EN back. */
+static void test_global_lock_enable_sticks(void **state)
+{
+	(void)state;
+	struct pm1_evt e = {0};
+	pm1_evt_write(&e, 2, 2, PM1_GBL);
+	assert_int_equal(pm1_evt_read(&e, 2, 2), PM1_GBL);
+	assert_false(pm1_sci_level(&e));
 }
 
 int main(void)
@@ -86,6 +96,7 @@ int main(void)
 		cmocka_unit_test(test_status_write_one_to_clear),
 		cmocka_unit_test(test_byte_accesses),
 		cmocka_unit_test(test_unimplemented_enables_read_zero),
+		cmocka_unit_test(test_global_lock_enable_sticks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

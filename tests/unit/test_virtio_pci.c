@@ -3,6 +3,7 @@
  * each request's data back, on a fake guest RAM. */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -255,6 +256,53 @@ static void test_request_intx(void **state)
 	assert_false(f->d.pci.intx_level);
 }
 
+/* The device raises an interrupt while the guest's handler reads the ISR.
+ * Whatever the interleaving, a set ISR bit must leave the line raised: were
+ * it lowered, the guest would never be told and its request would hang. */
+struct race {
+	struct fx *f;
+	pthread_barrier_t go, done;
+	unsigned rounds;
+};
+
+static void *race_device(void *arg)
+{
+	struct race *r = arg;
+	for (unsigned i = 0; i < r->rounds; i++) {
+		pthread_barrier_wait(&r->go);
+		virtio_pci_config_changed(&r->f->vp);
+		pthread_barrier_wait(&r->done);
+	}
+	return NULL;
+}
+
+static void test_intx_raise_during_isr_read(void **state)
+{
+	(void)state;
+	struct race r = {.f = fx_new(), .rounds = 100000};
+	assert_true(negotiate(r.f, 1ull << 32));
+	wr(r.f, 0x14, 1, 15);
+	pthread_barrier_init(&r.go, NULL, 2);
+	pthread_barrier_init(&r.done, NULL, 2);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, race_device, &r), 0);
+	unsigned lost = 0;
+	for (unsigned i = 0; i < r.rounds; i++) {
+		virtio_pci_config_changed(&r.f->vp); /* an interrupt already pending */
+		pthread_barrier_wait(&r.go);
+		rd(r.f, 0x1000, 1);
+		pthread_barrier_wait(&r.done);
+		if (__atomic_load_n(&r.f->vp.isr, __ATOMIC_SEQ_CST) &&
+		    !__atomic_load_n(&r.f->d.pci.intx_level, __ATOMIC_SEQ_CST))
+			lost++;
+		rd(r.f, 0x1000, 1);
+	}
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&r.go);
+	pthread_barrier_destroy(&r.done);
+	assert_int_equal(lost, 0);
+}
+
 static void test_reset_and_again(void **state)
 {
 	(void)state;
@@ -359,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_features),
 		cmocka_unit_test(test_request_msix),
 		cmocka_unit_test(test_request_intx),
+		cmocka_unit_test(test_intx_raise_during_isr_read),
 		cmocka_unit_test(test_reset_and_again),
 		cmocka_unit_test(test_hostile_rings),
 		cmocka_unit_test(test_model_driven_queue),
