@@ -1,5 +1,5 @@
 # Runs whole-VM tests one after another on a host that has /dev/kvm: the
-# ones named, or every tests/vm/*.sh but smp_64cpus.sh (see there).  Called
+# ones named, or every tests/vm/*.sh but smp_64cpus.sh (vm_64cpus.sh runs it).  Called
 # by tests/integration/vm.sh (and make check-smp), inside the nested KVM
 # host where the machine has no /dev/kvm of its own.
 failed=0

@@ -3,8 +3,8 @@
 # COM1 output in the VM's .txt -> console attaches -> info/list say running
 # -> pause (the guest's counter stops) / resume (it goes on) -> a second
 # start is refused -> stop: the power button, and the guest powers off by
-# itself -> list says stopped; then SIGKILL to a started VM's supervisor
-# leaves no process and list says stopped; delete removes the directory.
+# itself -> list says stopped; restart gives a new supervisor; SIGKILL to
+# it leaves no process and list says stopped; delete removes the directory.
 . tests/vm/lib.sh
 
 R=$T/root
@@ -50,6 +50,9 @@ expect "$com1" 'guest: power button is /dev/input/event'
 memtotal_ok "$com1" 512
 vm info lc >"$T/info.out" || fail "info"
 expect "$T/info.out" 'running'
+expect "$T/info.out" '^Supervisor: +pid [0-9]+, up [0-9]+ s, boot 1 '
+vm info lc --json >"$T/info.json" || fail "info --json"
+expect "$T/info.json" '"state": "running", "supervisor": \{"pid": [0-9]+, "uptime_ms": [0-9]+, "boots": 1\}'
 vm list >"$T/list.out" || fail "list"
 expect "$T/list.out" ' lc +running '
 
@@ -82,9 +85,21 @@ expect "$dir/cellvm.log" 'the guest powered off'
 vm list --all >"$T/list.out"
 expect "$T/list.out" ' lc +stopped '
 
-# SIGKILL to the supervisor: its children go (PDEATHSIG), the lock too.
+# restart: the power button, the guest powers off, a new supervisor boots
+# it again.
 vm start lc >/dev/null 2>&1 || fail "start again"
+first=$(sed -n 's/^--- cellvm start (pid \([0-9]*\)).*/\1/p' "$dir/cellvm.log" | tail -1)
+wait_for "$com1" 'guest: power button is /dev/input/event' 90
+vm restart lc --timeout 60 >"$T/restart.out" 2>&1 || { cat "$T/restart.out"; fail "restart"; }
+expect "$T/restart.out" "powered off \(the guest shut down\)"
+expect "$T/restart.out" "^Started VM 'lc'"
 pid=$(sed -n 's/^--- cellvm start (pid \([0-9]*\)).*/\1/p' "$dir/cellvm.log" | tail -1)
+[ -n "$pid" ] && [ "$pid" != "$first" ] || fail "restart: no new supervisor (pid $first, then '$pid')"
+! kill -0 "$first" 2>/dev/null || fail "restart: the first supervisor $first still runs"
+vm list >"$T/list.out"
+expect "$T/list.out" ' lc +running '
+
+# SIGKILL to the supervisor: its children go (PDEATHSIG), the lock too.
 kids=$(pgrep -P "$pid")
 [ -n "$kids" ] || fail "the supervisor $pid has no child processes"
 kill -9 "$pid"
@@ -97,4 +112,4 @@ expect "$T/list.out" ' lc +stopped '
 
 vm delete lc >/dev/null || fail "delete"
 [ ! -e "$dir" ] || fail "delete left $dir"
-echo "ok: create, set, start, console, pause/resume, refused start, power-button stop, SIGKILL, delete"
+echo "ok: create, set, start, console, pause/resume, refused start, power-button stop, restart, SIGKILL, delete"

@@ -102,6 +102,10 @@ static void print_json(const struct vm_entry *e)
 	kv("name", d->name, true);
 	kv("directory", e->dir, true);
 	kv("state", cmd_vm_state(e->dir), true);
+	struct cellvm_state st;
+	if (vmdir_is_locked(e->dir) && cellvm_state(e->dir, &st, NULL, 0) == 0)
+		printf("\"supervisor\": {\"pid\": %d, \"uptime_ms\": %llu, \"boots\": %u}, ",
+		       (int)st.pid, (unsigned long long)st.uptime_ms, st.boots);
 	kv("distribution", vm_distribution_name(d->distribution), true);
 	printf("\"cpus\": %u, \"memory\": %llu, \"video_memory\": %llu,\n", d->cpus,
 	       (unsigned long long)d->memory, (unsigned long long)d->video_memory);
