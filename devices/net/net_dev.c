@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "devices/net/net_io.h"
+#include "devices/net/net_stats.h"
 #include "devices/net/virtio_net.h"
 #include "devices/virtio/virtio_pci.h"
 #include "sandbox/policies.h"
@@ -55,6 +56,10 @@ struct net_dev {
 	bool config_changed; /* the guest must hear of a config change */
 	unsigned errors_logged;
 	struct iovec *out, *in; /* for the transmit and control queues */
+
+	struct net_stats stats;
+	bool stats_log;   /* CELLVM_NET_STATS: log them when idle */
+	bool stats_dirty; /* work done since they were last logged */
 };
 
 static struct net_dev net;
@@ -175,12 +180,15 @@ static int rx_fetch(struct net_dev *nd)
 {
 	struct iovec iov = {nd->rx_pkt, NET_IO_BUF_MAX};
 	ssize_t r = net_io_recv(&nd->io, &iov, 1);
+	nd->stats.rx_reads++;
 	if (r > 0) {
 		nd->rx_len = (size_t)r;
 		return 1;
 	}
-	if (r == -EAGAIN)
+	if (r == -EAGAIN) {
+		nd->stats.rx_eagain++;
 		return 0;
+	}
 	if (r == -EMSGSIZE) { /* cannot happen with NET_IO_BUF_MAX; counted anyway */
 		log_error(nd, "%s", "a received frame was too big");
 		return -1;
@@ -221,8 +229,8 @@ static void rx_round(struct net_dev *nd)
 		/* The guest takes each packet as soon as it is in (unless it
 		 * is still polling: EVENT_IDX), so it works on one while we
 		 * copy the next. */
-		if (rc > 0)
-			virtio_pci_queue_flush(&nd->vp, RXQ);
+		if (rc > 0 && virtio_pci_queue_flush(&nd->vp, RXQ))
+			nd->stats.rx_irqs++;
 		if (rc == -EIO) {
 			if (!vq_is_broken(vq))
 				log_error(nd, "receive queue: %s", "a buffer shorter than a vnet header");
@@ -232,6 +240,8 @@ static void rx_round(struct net_dev *nd)
 			nd->more = true;
 	}
 	nd->rxvq = NULL;
+	if (virtio_pci_queue_flush(&nd->vp, RXQ))
+		nd->stats.rx_irqs++;
 	virtio_pci_queue_end(&nd->vp, RXQ);
 }
 
@@ -243,7 +253,9 @@ static bool tx_send(struct net_dev *nd, size_t len)
 {
 	struct iovec iov = {nd->tx_frame, len};
 	int rc = net_io_send(&nd->io, &iov, 1);
+	nd->stats.tx_writes++;
 	if (rc == -EAGAIN) {
+		nd->stats.tx_eagain++;
 		nd->tx_len = len;
 		return false;
 	}
@@ -287,6 +299,8 @@ static void tx_round(struct net_dev *nd)
 		if (!tx_send(nd, (size_t)len))
 			break;
 	}
+	if (virtio_pci_queue_flush(&nd->vp, TXQ))
+		nd->stats.tx_irqs++;
 	virtio_pci_queue_end(&nd->vp, TXQ);
 	int rc = net_io_flush(&nd->io);
 	if (rc < 0 && rc != -EAGAIN)
@@ -321,6 +335,17 @@ static void ctrl_round(struct net_dev *nd)
 
 /* ---- the thread ---- */
 
+static void log_stats(struct net_dev *nd)
+{
+	struct vnet_stats v;
+	char line[400];
+	vnet_get_stats(&nd->vnet, &v);
+	net_stats_format(&nd->stats, v.rx_frames, v.rx_bytes, v.tx_frames, v.tx_bytes, line,
+			 sizeof(line));
+	device_log(nd->d, CELLVM__LOG__LEVEL__INFO, "%s", line);
+	nd->stats_dirty = false;
+}
+
 static bool drain(int fd)
 {
 	uint64_t v;
@@ -342,12 +367,30 @@ void net_device_poll(struct device *d, int timeout_ms)
 					.events = ev};
 	bool more = nd->more;
 	nd->more = false;
-	if (poll(p, NUM_QUEUES + 1, more ? 0 : timeout_ms) < 0)
+	int timeout = more ? 0 : timeout_ms;
+	bool stats_due = nd->stats_log && nd->stats_dirty &&
+			 (timeout < 0 || timeout > NET_STATS_IDLE_MS);
+	if (stats_due)
+		timeout = NET_STATS_IDLE_MS;
+	nd->stats.polls++;
+	nd->stats.sleeps += timeout != 0;
+	int n = poll(p, NUM_QUEUES + 1, timeout);
+	if (n < 0)
 		return;
-	if (p[RXQ].revents && drain(p[RXQ].fd))
+	if (n == 0) {
+		if (stats_due)
+			log_stats(nd);
+		return;
+	}
+	nd->stats_dirty = true;
+	if (p[RXQ].revents && drain(p[RXQ].fd)) {
+		nd->stats.rx_kicks++;
 		nd->rx_wait = false;
-	if (p[TXQ].revents && drain(p[TXQ].fd))
+	}
+	if (p[TXQ].revents && drain(p[TXQ].fd)) {
+		nd->stats.tx_kicks++;
 		nd->tx_kicked = true;
+	}
 	if (p[CTRLQ].revents && drain(p[CTRLQ].fd))
 		ctrl_round(nd);
 	short be = p[NUM_QUEUES].revents;
@@ -417,6 +460,7 @@ static int net_setup(struct device *d, const Cellvm__Setup *s)
 		return -1;
 	}
 	nd->io.fd = -1;
+	nd->stats_log = getenv("CELLVM_NET_STATS") != NULL;
 	/* Copied: the setup message is freed once setup is done. */
 	snprintf(nd->backend, sizeof(nd->backend), "%s",
 		 na->backend && na->backend[0] ? na->backend : "the backend");

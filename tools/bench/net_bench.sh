@@ -3,8 +3,8 @@
 # run on the same host (where /dev/kvm exists, as root: it makes a network
 # namespace, a bridge and TAPs; `make bench` calls it through the nested
 # KVM host otherwise).  Same kernel, initrd (the test guest) and command
-# line; 1 vCPU, 512 MiB; one virtio-net adapter on bridge br0 (10.0.2.1/24
-# on the host side, 10.0.2.15 in the guest):
+# line; 1 vCPU; one virtio-net adapter on bridge br0 (10.0.2.1/24 on the
+# host side, 10.0.2.15 in the guest):
 #   cellvm: --net bridge=br0 (its TAP, cellvm-dev-net)
 #   QEMU:   -accel kvm -cpu host -M pc, -netdev tap,vhost=off (a TAP on the
 #           bridge), virtio-net-pci; tools/bench/qemu_vm.sh
@@ -18,14 +18,25 @@
 # Both ends' byte counts must be NET_BENCH_MIB MiB.  (A first version sent
 # dd's output through pipes and counted with wc: busybox wc -c reads a
 # byte at a time and that, not the network, set the pace at 2-3 MB/s.)
-# Prints MB/s (10^6 bytes) of both and the ratio cellvm/QEMU (>= 1.0:
-# cellvm at least as fast); exits 1 when a VM failed (its numbers are n/a).
+#
+# The nested KVM host is noisy (the same run moves by 30%), so one command
+# does NET_BENCH_ROUNDS rounds, each booting every VMM of NET_BENCH_VMMS
+# once in turn (cellvm, qemu, cellvm, qemu, ...), and reports every run,
+# each round's ratio cellvm/QEMU and the median of those ratios (>= 1.0:
+# cellvm at least as fast).  To explain a difference it also reports, per
+# MiB moved, the guest's virtio interrupts (/proc/interrupts before and
+# after each transfer; both VMMs) and cellvm's device counters
+# (CELLVM_NET_STATS, devices/net/net_stats.h: kicks, interrupts, polls,
+# backend reads and writes), which it logs when idle: the guest sleeps 2 s
+# around each transfer for that.
+# Exits 1 when a VM failed (its numbers are n/a).
 # usage: net_bench.sh   (BUILD, NET_BENCH_MIB (default 256),
-#   NET_BENCH_VMMS (default "cellvm qemu"))
+#   NET_BENCH_ROUNDS (default 3), NET_BENCH_VMMS (default "cellvm qemu"))
 [ -n "${NET_BENCH_NS:-}" ] || exec env NET_BENCH_NS=1 unshare -n sh "$0" "$@" ||
     { echo "net_bench: error: unshare -n failed (root?)" >&2; exit 1; }
 . tests/vm/lib.sh
 MIB=${NET_BENCH_MIB:-256}
+ROUNDS=${NET_BENCH_ROUNDS:-3}
 VMMS=${NET_BENCH_VMMS:-cellvm qemu}
 die() { echo "net_bench: error: $*" >&2; exit 1; }
 
@@ -41,71 +52,156 @@ want=$((MIB * 1048576))
 # The guest's tmpfs holds the data: half its RAM, so RAM is twice the data
 # plus room for the guest itself.
 MEM=$((MIB * 2 + 256))M
-SNIPPET=". /net.sh
+# The guest's side, in the initrd as /nb.sh (the kernel command line is
+# too short for it).  irqs: "NAME COUNT" of each virtio interrupt but
+# config (summed over the vCPUs); irqdiff BEFORE AFTER DIR prints
+# "netbench-irq: DIR NAME=delta ...".
+cat >"$T/nb.sh" <<'GUEST'
+irqs() {
+    awk '$NF ~ /^virtio/ && $NF !~ /config/ {
+        n = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i; print $NF, n }' /proc/interrupts
+}
+irqdiff() {
+    echo "netbench-irq: $3$(awk 'NR == FNR { a[$1] = $2; next } { printf " %s=%d", $1, $2 - a[$1] }' "$1" "$2")"
+}
 net_up 10.0.2.15 nb || exit 1
 ping_wait 10.0.2.1 nb || exit 1
-t0=\$(cut -d' ' -f1 /proc/uptime)
+sleep 2
+echo netbench-mark: h2g
+irqs >/tmp/i0
+t0=$(cut -d' ' -f1 /proc/uptime)
 fetch 10.0.2.1 5001 /tmp/d nb || exit 1
-t1=\$(cut -d' ' -f1 /proc/uptime)
-echo \"netbench: h2g \$(stat -c %s /tmp/d) \$t0 \$t1\"
-t0=\$(cut -d' ' -f1 /proc/uptime)
+t1=$(cut -d' ' -f1 /proc/uptime)
+irqs >/tmp/i1
+echo "netbench: h2g $(stat -c %s /tmp/d) $t0 $t1"
+irqdiff /tmp/i0 /tmp/i1 h2g
+sleep 2
+echo netbench-mark: g2h
+irqs >/tmp/i0
+t0=$(cut -d' ' -f1 /proc/uptime)
 put 10.0.2.1 5002 /tmp/d nb || exit 1
-t1=\$(cut -d' ' -f1 /proc/uptime)
-echo \"netbench: g2h \$(stat -c %s /tmp/d) \$t0 \$t1\""
+t1=$(cut -d' ' -f1 /proc/uptime)
+sleep 2
+irqs >/tmp/i1
+echo "netbench: g2h $(stat -c %s /tmp/d) $t0 $t1"
+irqdiff /tmp/i0 /tmp/i1 g2h
+echo netbench-mark: end
+GUEST
+sh tools/bench/guest_initrd.sh "$BOOT_INITRD" "$T/net.sh:/net.sh" "$T/nb.sh:/nb.sh" ||
+    die "cannot build the guest's initrd"
+SNIPPET=". /net.sh; . /nb.sh"
 CMDLINE=$(guest_cmdline "$SNIPPET")
 deadline=$((300 + MIB))
 
-# run VMM: one boot; its console goes to $T/VMM.txt, the size of what the
-# host received to $T/VMM.host.
+# run VMM R: one boot in round R; its console goes to $T/VMM.R.txt, the
+# size of what the host received to $T/VMM.R.host.
 run() {
-    echo "net_bench: $1: booting" >&2
+    echo "net_bench: round $2: $1: booting" >&2
     if [ "$1" = cellvm ]; then vmm=$BUILD/bin/cellvm; else vmm=tools/bench/qemu_vm.sh; fi
     $NC -l -p 5001 <"$T/zero.bin" >/dev/null 2>"$T/$1.nc1" &
     src=$!
     $NC -l -p 5002 <>"$T/hold" >"$T/g2h.bin" 2>"$T/$1.nc2" &
     dst=$!
-    QEMU_ACCEL=kvm timeout -k 5 $deadline "$vmm" run --kernel "$KERNEL" --initrd "$BOOT_INITRD" \
-        --cpus 1 --memory "$MEM" --on-reboot stop --cmdline "$CMDLINE" \
-        --net bridge=br0 >"$T/$1.txt" 2>&1 </dev/null
+    CELLVM_NET_STATS=1 QEMU_ACCEL=kvm timeout -k 5 $deadline "$vmm" run --kernel "$KERNEL" \
+        --initrd "$BOOT_INITRD" --cpus 1 --memory "$MEM" --on-reboot stop --cmdline "$CMDLINE" \
+        --net bridge=br0 >"$T/$1.$2.txt" 2>&1 </dev/null
     rc=$?
     wait_pid $dst 30
-    stat -c %s "$T/g2h.bin" >"$T/$1.host"
+    stat -c %s "$T/g2h.bin" >"$T/$1.$2.host"
     rm -f "$T/g2h.bin"
     kill $src 2>/dev/null
     wait $src 2>/dev/null
-    echo "net_bench: $1: exit $rc; $(tr -d '\r' <"$T/$1.txt" | grep '^netbench: ' | tr '\n' ' ')host got $(cat "$T/$1.host")" >&2
+    echo "net_bench: round $2: $1: exit $rc; $(tr -d '\r' <"$T/$1.$2.txt" | grep '^netbench: ' | tr '\n' ' ')host got $(cat "$T/$1.$2.host")" >&2
     return $rc
 }
 
-# mbs VMM DIR: MB/s of DIR (h2g or g2h), when all MIB MiB came (for
-# g2h: at the host too).
+# mbs RUN DIR: MB/s of DIR (h2g or g2h) in RUN (VMM.ROUND), when all MIB
+# MiB came (for g2h: at the host too).
 mbs() {
     [ "$2" = h2g ] || [ "$(cat "$T/$1.host" 2>/dev/null)" = "$want" ] || return 0
     tr -d '\r' <"$T/$1.txt" 2>/dev/null |
         awk -v d="$2" -v want=$want \
-            '$1 == "netbench:" && $2 == d && $3 == want && $5 > $4 { printf "%.0f", want / ($5 - $4) / 1e6; exit }'
+            '$1 == "netbench:" && $2 == d && $3 == want && $5 > $4 { printf "%.1f", want / ($5 - $4) / 1e6; exit }'
+}
+
+# counts RUN DIR: per MiB of DIR, the guest's interrupts by name and (for
+# cellvm) the device's counters, from its last stats line before the
+# transfer's mark and the last before the next mark.
+counts() {
+    tr -d '\r' <"$T/$1.txt" 2>/dev/null | awk -v d="$2" -v mib="$MIB" '
+        function grab(line, arr,   i, n, kv, f) {
+            n = split(line, f, " ")
+            for (i = 1; i <= n; i++)
+                if (split(f[i], kv, "=") == 2) arr[kv[1]] = kv[2]
+        }
+        / stats: polls=/ { last = $0 }
+        $1 == "netbench-mark:" {
+            if ($2 == d) { before = last; inside = 1 }
+            else if (inside) { after = last; inside = 0 }
+        }
+        $1 == "netbench-irq:" && $2 == d {
+            for (i = 3; i <= NF; i++) {
+                split($i, kv, "="); name = kv[1]; sub(/^virtio[0-9]+-/, "", name)
+                out = out sprintf(" %s %.1f", name, kv[2] / mib)
+            }
+        }
+        END {
+            if (out != "") printf "guest irqs/MiB:%s", out
+            if (before != "" && after != "") {
+                grab(before, b); grab(after, a)
+                split("rx_kicks tx_kicks rx_irqs tx_irqs polls sleeps rx_reads rx_eagain tx_writes tx_eagain rx_frames tx_frames", k, " ")
+                printf "; device/MiB:"
+                for (i = 1; i in k; i++) printf " %s %.1f", k[i], (a[k[i]] - b[k[i]]) / mib
+            }
+        }'
 }
 
 failed=0
-for v in $VMMS; do
-    run "$v"
-    rc=$?
-    if [ "$rc" -ne 0 ] || [ -z "$(mbs "$v" h2g)" ] || [ -z "$(mbs "$v" g2h)" ]; then
-        echo "net_bench: $v failed (exit $rc); its last lines:" >&2
-        { tr -d '\r' <"$T/$v.txt"; cat "$T/$v.host"; } 2>/dev/null | tail -15 | sed 's/^/    /' >&2
-        failed=1
-    fi
+r=1
+while [ $r -le "$ROUNDS" ]; do
+    for v in $VMMS; do
+        run "$v" $r
+        rc=$?
+        if [ "$rc" -ne 0 ] || [ -z "$(mbs "$v.$r" h2g)" ] || [ -z "$(mbs "$v.$r" g2h)" ]; then
+            echo "net_bench: $v (round $r) failed (exit $rc); its last lines:" >&2
+            { tr -d '\r' <"$T/$v.$r.txt"; cat "$T/$v.$r.host"; } 2>/dev/null | tail -15 |
+                sed 's/^/    /' >&2
+            failed=1
+        fi
+    done
+    r=$((r + 1))
 done
 
-echo "net_bench: TCP through busybox nc, $MIB MiB each way, timed in the guest;"
+# median: the middle of the numbers on stdin (the mean of the two middle
+# ones for an even count), or nothing.
+median() {
+    sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+echo "net_bench: TCP through busybox nc, $MIB MiB each way, timed in the guest; $ROUNDS rounds"
 echo "  virtio-net on a TAP on bridge br0; 1 vCPU, $MEM; $(uname -r)"
 echo "  QEMU: -accel kvm -M pc, -netdev tap,vhost=off; cellvm: --net bridge=br0"
-printf '  %-14s %14s %14s %12s\n' direction cellvm QEMU cellvm/QEMU
 for d in "host->guest:h2g" "guest->host:g2h"; do
     name=${d%%:*} key=${d#*:}
-    c=$(mbs cellvm "$key") q=$(mbs qemu "$key")
-    ratio=n/a
-    [ -n "$c" ] && [ -n "$q" ] && ratio=$(awk "BEGIN { printf \"%.2f\", ($q > 0 ? $c / $q : 0) }")
-    printf '  %-14s %14s %14s %12s\n' "$name" "${c:-n/a} ${c:+MB/s}" "${q:-n/a} ${q:+MB/s}" "$ratio"
+    echo "  $name (MB/s)"
+    printf '    %-6s %10s %10s %12s\n' round cellvm QEMU cellvm/QEMU
+    : >"$T/ratios"
+    r=1
+    while [ $r -le "$ROUNDS" ]; do
+        c=$(mbs cellvm.$r "$key") q=$(mbs qemu.$r "$key")
+        ratio=n/a
+        if [ -n "$c" ] && [ -n "$q" ]; then
+            ratio=$(awk "BEGIN { printf \"%.2f\", ($q > 0 ? $c / $q : 0) }")
+            echo "$ratio" >>"$T/ratios"
+        fi
+        printf '    %-6s %10s %10s %12s\n' "$r" "${c:-n/a}" "${q:-n/a}" "$ratio"
+        for v in $VMMS; do
+            cn=$(counts "$v.$r" "$key")
+            [ -z "$cn" ] || echo "           $v: $cn"
+        done
+        r=$((r + 1))
+    done
+    m=$(median <"$T/ratios")
+    printf '    median cellvm/QEMU: %s\n' "${m:-n/a}"
 done
 exit $failed
