@@ -26,6 +26,9 @@ enum { RXQ, TXQ, CTRLQ, NUM_QUEUES };
  * starve the other. */
 #define BATCH 64
 #define ERRORS_LOGGED 8
+/* Iovecs of a frame sent from guest memory: its header, then its segments
+ * (Linux uses 1 to 18); a frame in more is copied instead. */
+#define TX_IOV_MAX 64
 
 struct net_dev {
 	struct device *d;
@@ -45,10 +48,15 @@ struct net_dev {
 	struct virtqueue *rxvq; /* between queue_begin and queue_end */
 	struct vq_req rx_req;
 
-	/* transmit: one frame the backend said -EAGAIN to (tx_len > 0) */
+	/* transmit: one copied frame the backend said -EAGAIN to (tx_len >
+	 * 0); tx_wait_out: it said -EAGAIN to a frame sent from guest memory,
+	 * whose chain went back to the queue, to be sent again on POLLOUT */
 	uint8_t *tx_frame;
 	size_t tx_len;
+	bool tx_wait_out;
 	bool tx_kicked;
+	uint8_t tx_hdr[VNET_HDR_LEN]; /* the checked header of the frame being sent */
+	struct iovec tx_iov[TX_IOV_MAX];
 	bool more; /* a batch ended with work left: poll without sleeping */
 
 	bool link_down; /* the backend is gone: stop polling it */
@@ -82,6 +90,7 @@ static void link_lost(struct net_dev *nd, const char *why)
 	if (nd->link_down)
 		return;
 	nd->link_down = true;
+	nd->more = true; /* a frame waiting for POLLOUT is dropped now */
 	device_log(nd->d, CELLVM__LOG__LEVEL__WARNING, "%s: %s; link down", nd->backend, why);
 	__atomic_store_n(&nd->vnet.link_up, false, __ATOMIC_RELEASE);
 	/* Told once no queue lock is held: the transport takes its own lock
@@ -267,10 +276,52 @@ static bool tx_send(struct net_dev *nd, size_t len)
 	return true;
 }
 
+/* Sends the frame of chain REQ from guest memory, its header checked in
+ * tx_hdr (or, in too many pieces, copied: tx_send).  false when the caller
+ * must stop and wait for POLLOUT; *PUSH: whether to complete the chain now
+ * (not when it went back to the queue to be sent again). */
+static bool tx_frame_out(struct net_dev *nd, struct virtqueue *vq, const struct vq_req *req,
+			 bool *push)
+{
+	size_t len;
+	*push = true;
+	int k = vnet_tx_iov(&nd->vnet, req->out, req->out_num, nd->tx_hdr, nd->tx_iov,
+			    TX_IOV_MAX, &len);
+	if (k == -E2BIG) {
+		ssize_t l = vnet_tx_copy(&nd->vnet, req->out, req->out_num, nd->tx_frame,
+					 VNET_TX_BUF_SIZE);
+		return l < 0 || nd->link_down || tx_send(nd, (size_t)l);
+	}
+	if (k < 0)
+		return true; /* malformed (counted) */
+	if (nd->link_down) {
+		vnet_tx_accepted(&nd->vnet, len); /* and dropped: nowhere to go */
+		return true;
+	}
+	int rc = net_io_send(&nd->io, nd->tx_iov, k);
+	nd->stats.tx_writes++;
+	if (rc == -EAGAIN) {
+		/* The guest's buffer is still the frame: give the chain back
+		 * rather than copy it. */
+		nd->stats.tx_eagain++;
+		vq_unpop(vq, 1);
+		nd->tx_wait_out = true;
+		*push = false;
+		return false;
+	}
+	vnet_tx_accepted(&nd->vnet, len);
+	if (rc == -EPIPE)
+		link_lost(nd, "the peer is gone");
+	else if (rc < 0 && rc != -EIO) /* EIO: the TAP is down, the kernel dropped it */
+		log_error(nd, "sending a frame: %s", strerror(-rc));
+	return true;
+}
+
 static void tx_round(struct net_dev *nd)
 {
 	if (nd->tx_len && !tx_send(nd, nd->tx_len))
 		return;
+	nd->tx_wait_out = false;
 	struct virtqueue *vq = virtio_pci_queue_begin(&nd->vp, TXQ);
 	if (!vq)
 		return;
@@ -289,14 +340,11 @@ static void tx_round(struct net_dev *nd)
 		if (rc <= 0)
 			break;
 		n++;
-		/* The frame is copied out: the guest may have its buffer back. */
-		ssize_t len = vnet_tx_copy(&nd->vnet, req.out, req.out_num, nd->tx_frame,
-					   VNET_TX_BUF_SIZE);
-		if (vq_push(vq, req.head, 0) < 0)
+		bool push;
+		bool go_on = tx_frame_out(nd, vq, &req, &push);
+		if (push && vq_push(vq, req.head, 0) < 0)
 			break;
-		if (len < 0 || nd->link_down)
-			continue; /* malformed (counted), or nowhere to go */
-		if (!tx_send(nd, (size_t)len))
+		if (!go_on)
 			break;
 	}
 	if (virtio_pci_queue_flush(&nd->vp, TXQ))
@@ -361,7 +409,7 @@ void net_device_poll(struct device *d, int timeout_ms)
 	short ev = 0;
 	if (!nd->rx_len && !nd->rx_wait)
 		ev |= POLLIN;
-	if (nd->tx_len || net_io_tx_pending(&nd->io))
+	if (nd->tx_len || nd->tx_wait_out || net_io_tx_pending(&nd->io))
 		ev |= POLLOUT;
 	p[NUM_QUEUES] = (struct pollfd){.fd = nd->link_down || nd->hup ? -1 : nd->io.fd,
 					.events = ev};
