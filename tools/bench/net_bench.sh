@@ -66,24 +66,26 @@ irqdiff() {
 }
 net_up 10.0.2.15 nb || exit 1
 ping_wait 10.0.2.1 nb || exit 1
+d=$(ls -d /sys/bus/virtio/drivers/virtio_net/virtio* | head -n 1)
+echo "netbench-info: clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource) features $(cat "$d/features") $(ls "$d/net")"
 sleep 2
-echo netbench-mark: h2g
 irqs >/tmp/i0
+echo netbench-mark: h2g
 t0=$(cut -d' ' -f1 /proc/uptime)
 fetch 10.0.2.1 5001 /tmp/d nb || exit 1
 t1=$(cut -d' ' -f1 /proc/uptime)
-irqs >/tmp/i1
 echo "netbench: h2g $(stat -c %s /tmp/d) $t0 $t1"
+irqs >/tmp/i1
 irqdiff /tmp/i0 /tmp/i1 h2g
 sleep 2
-echo netbench-mark: g2h
 irqs >/tmp/i0
+echo netbench-mark: g2h
 t0=$(cut -d' ' -f1 /proc/uptime)
 put 10.0.2.1 5002 /tmp/d nb || exit 1
 t1=$(cut -d' ' -f1 /proc/uptime)
+echo "netbench: g2h $(stat -c %s /tmp/d) $t0 $t1"
 sleep 2
 irqs >/tmp/i1
-echo "netbench: g2h $(stat -c %s /tmp/d) $t0 $t1"
 irqdiff /tmp/i0 /tmp/i1 g2h
 echo netbench-mark: end
 GUEST
@@ -93,8 +95,15 @@ SNIPPET=". /net.sh; . /nb.sh"
 CMDLINE=$(guest_cmdline "$SNIPPET")
 deadline=$((300 + MIB))
 
-# run VMM R: one boot in round R; its console goes to $T/VMM.R.txt, the
-# size of what the host received to $T/VMM.R.host.
+# stamp: each line of stdin after this host's time (seconds.nanoseconds):
+# the transfers are timed by the host's clock too, from the console lines
+# around them, in case a guest's clock is off (calibrated under emulation).
+stamp() {
+    tr -d '\r' | while IFS= read -r l; do printf '%s %s\n' "$(date +%s.%N)" "$l"; done
+}
+
+# run VMM R: one boot in round R; its console, each line stamped, goes to
+# $T/VMM.R.txt, the size of what the host received to $T/VMM.R.host.
 run() {
     echo "net_bench: round $2: $1: booting" >&2
     if [ "$1" = cellvm ]; then vmm=$BUILD/bin/cellvm; else vmm=tools/bench/qemu_vm.sh; fi
@@ -102,33 +111,39 @@ run() {
     src=$!
     $NC -l -p 5002 <>"$T/hold" >"$T/g2h.bin" 2>"$T/$1.nc2" &
     dst=$!
-    CELLVM_NET_STATS=1 QEMU_ACCEL=kvm timeout -k 5 $deadline "$vmm" run --kernel "$KERNEL" \
+    { CELLVM_NET_STATS=1 QEMU_ACCEL=kvm timeout -k 5 $deadline "$vmm" run --kernel "$KERNEL" \
         --initrd "$BOOT_INITRD" --cpus 1 --memory "$MEM" --on-reboot stop --cmdline "$CMDLINE" \
-        --net bridge=br0 >"$T/$1.$2.txt" 2>&1 </dev/null
-    rc=$?
+        --net bridge=br0 2>&1 </dev/null; echo $? >"$T/rc"; } | stamp >"$T/$1.$2.txt"
+    rc=$(cat "$T/rc")
     wait_pid $dst 30
     stat -c %s "$T/g2h.bin" >"$T/$1.$2.host"
     rm -f "$T/g2h.bin"
     kill $src 2>/dev/null
     wait $src 2>/dev/null
-    echo "net_bench: round $2: $1: exit $rc; $(tr -d '\r' <"$T/$1.$2.txt" | grep '^netbench: ' | tr '\n' ' ')host got $(cat "$T/$1.$2.host")" >&2
+    echo "net_bench: round $2: $1: exit $rc; $(grep -E '^[0-9.]+ netbench(-info)?: ' "$T/$1.$2.txt" | cut -d' ' -f2- | tr '\n' ' ')host got $(cat "$T/$1.$2.host")" >&2
     return $rc
 }
 
-# mbs RUN DIR: MB/s of DIR (h2g or g2h) in RUN (VMM.ROUND), when all MIB
-# MiB came (for g2h: at the host too).
+# mbs RUN DIR [host]: MB/s of DIR (h2g or g2h) in RUN (VMM.ROUND), when all
+# MIB MiB came (for g2h: at the host too): by the guest's clock, or with
+# "host" by this host's, from the stamps of the console lines just before
+# and after the transfer (they add a few ms).
 mbs() {
     [ "$2" = h2g ] || [ "$(cat "$T/$1.host" 2>/dev/null)" = "$want" ] || return 0
-    tr -d '\r' <"$T/$1.txt" 2>/dev/null |
-        awk -v d="$2" -v want=$want \
-            '$1 == "netbench:" && $2 == d && $3 == want && $5 > $4 { printf "%.1f", want / ($5 - $4) / 1e6; exit }'
+    awk -v d="$2" -v want=$want -v clock="${3:-guest}" '
+        $2 == "netbench-mark:" && $3 == d { h0 = $1 }
+        $2 == "netbench:" && $3 == d && $4 == want && $6 > $5 {
+            t = clock == "host" ? $1 - h0 : $6 - $5
+            if (h0 != "" && t > 0) printf "%.1f", want / t / 1e6
+            exit
+        }' "$T/$1.txt" 2>/dev/null
 }
 
 # counts RUN DIR: per MiB of DIR, the guest's interrupts by name and (for
 # cellvm) the device's counters, from its last stats line before the
 # transfer's mark and the last before the next mark.
 counts() {
-    tr -d '\r' <"$T/$1.txt" 2>/dev/null | awk -v d="$2" -v mib="$MIB" '
+    cut -d' ' -f2- "$T/$1.txt" 2>/dev/null | awk -v d="$2" -v mib="$MIB" '
         function grab(line, arr,   i, n, kv, f) {
             n = split(line, f, " ")
             for (i = 1; i <= n; i++)
@@ -164,7 +179,7 @@ while [ $r -le "$ROUNDS" ]; do
         rc=$?
         if [ "$rc" -ne 0 ] || [ -z "$(mbs "$v.$r" h2g)" ] || [ -z "$(mbs "$v.$r" g2h)" ]; then
             echo "net_bench: $v (round $r) failed (exit $rc); its last lines:" >&2
-            { tr -d '\r' <"$T/$v.$r.txt"; cat "$T/$v.$r.host"; } 2>/dev/null | tail -15 |
+            { cut -d' ' -f2- "$T/$v.$r.txt"; cat "$T/$v.$r.host"; } 2>/dev/null | tail -15 |
                 sed 's/^/    /' >&2
             failed=1
         fi
@@ -178,30 +193,42 @@ median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-echo "net_bench: TCP through busybox nc, $MIB MiB each way, timed in the guest; $ROUNDS rounds"
+# ratio C Q: C/Q with two decimals, or nothing when either is missing.
+ratio() {
+    [ -n "$1" ] && [ -n "$2" ] && awk "BEGIN { printf \"%.2f\", ($2 > 0 ? $1 / $2 : 0) }"
+}
+
+echo "net_bench: TCP through busybox nc, $MIB MiB each way; $ROUNDS rounds (cellvm, QEMU, ...)"
 echo "  virtio-net on a TAP on bridge br0; 1 vCPU, $MEM; $(uname -r)"
 echo "  QEMU: -accel kvm -M pc, -netdev tap,vhost=off; cellvm: --net bridge=br0"
+echo "  MB/s timed by this host's clock (by the guest's in brackets); ratios by this host's"
+for v in $VMMS; do
+    info=$(cut -d' ' -f2- "$T/$v.1.txt" 2>/dev/null | grep '^netbench-info: ' | head -n 1)
+    [ -z "$info" ] || echo "  $v guest: ${info#netbench-info: }"
+done
 for d in "host->guest:h2g" "guest->host:g2h"; do
     name=${d%%:*} key=${d#*:}
-    echo "  $name (MB/s)"
-    printf '    %-6s %10s %10s %12s\n' round cellvm QEMU cellvm/QEMU
+    echo "  $name"
+    printf '    %-6s %16s %16s %12s\n' round cellvm QEMU cellvm/QEMU
     : >"$T/ratios"
+    : >"$T/gratios"
     r=1
     while [ $r -le "$ROUNDS" ]; do
-        c=$(mbs cellvm.$r "$key") q=$(mbs qemu.$r "$key")
-        ratio=n/a
-        if [ -n "$c" ] && [ -n "$q" ]; then
-            ratio=$(awk "BEGIN { printf \"%.2f\", ($q > 0 ? $c / $q : 0) }")
-            echo "$ratio" >>"$T/ratios"
-        fi
-        printf '    %-6s %10s %10s %12s\n' "$r" "${c:-n/a}" "${q:-n/a}" "$ratio"
+        c=$(mbs cellvm.$r "$key" host) q=$(mbs qemu.$r "$key" host)
+        cg=$(mbs cellvm.$r "$key") qg=$(mbs qemu.$r "$key")
+        rt=$(ratio "$c" "$q")
+        [ -z "$rt" ] || echo "$rt" >>"$T/ratios"
+        rg=$(ratio "$cg" "$qg")
+        [ -z "$rg" ] || echo "$rg" >>"$T/gratios"
+        printf '    %-6s %16s %16s %12s\n' "$r" "${c:-n/a} (${cg:-n/a})" "${q:-n/a} (${qg:-n/a})" \
+            "${rt:-n/a} (${rg:-n/a})"
         for v in $VMMS; do
             cn=$(counts "$v.$r" "$key")
             [ -z "$cn" ] || echo "           $v: $cn"
         done
         r=$((r + 1))
     done
-    m=$(median <"$T/ratios")
-    printf '    median cellvm/QEMU: %s\n' "${m:-n/a}"
+    m=$(median <"$T/ratios") mg=$(median <"$T/gratios")
+    printf '    median cellvm/QEMU: %s (by the guests'"'"' clocks: %s)\n' "${m:-n/a}" "${mg:-n/a}"
 done
 exit $failed
