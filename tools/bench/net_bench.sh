@@ -95,11 +95,28 @@ SNIPPET=". /net.sh; . /nb.sh"
 CMDLINE=$(guest_cmdline "$SNIPPET")
 deadline=$((300 + MIB))
 
+# cpu_snap: this host's CPU time so far, in clock ticks: "busy=N idle=N"
+# (all CPUs, /proc/stat) then "COMM=N" summed over the processes of the
+# VMMs, the host's busybox nc and ksoftirqd.
+cpu_snap() {
+    awk '$1 == "cpu" { printf "busy=%d idle=%d", $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat
+    cat /proc/[0-9]*/stat 2>/dev/null | awk '{ c = $2; gsub(/[()]/, "", c)
+        if (c ~ /^(cellvm|qemu-system|busybox|ksoftirqd)/) t[c] += $14 + $15 }
+        END { for (c in t) printf " %s=%d", c, t[c] }'
+}
+
 # stamp: each line of stdin after this host's time (seconds.nanoseconds):
 # the transfers are timed by the host's clock too, from the console lines
 # around them, in case a guest's clock is off (calibrated under emulation).
+# Where a transfer starts and ends, a "cpu-snap:" line follows.
 stamp() {
-    tr -d '\r' | while IFS= read -r l; do printf '%s %s\n' "$(date +%s.%N)" "$l"; done
+    tr -d '\r' | while IFS= read -r l; do
+        now=$(date +%s.%N)
+        printf '%s %s\n' "$now" "$l"
+        case $l in
+        netbench-mark:* | "netbench: "*) printf '%s cpu-snap: %s\n' "$now" "$(cpu_snap)" ;;
+        esac
+    done
 }
 
 # run VMM R: one boot in round R; its console, each line stamped, goes to
@@ -139,9 +156,10 @@ mbs() {
         }' "$T/$1.txt" 2>/dev/null
 }
 
-# counts RUN DIR: per MiB of DIR, the guest's interrupts by name and (for
-# cellvm) the device's counters, from its last stats line before the
-# transfer's mark and the last before the next mark.
+# counts RUN DIR: per MiB of DIR, this host's CPU time (busy and idle, all
+# CPUs; the VMMs' processes; 10 ms ticks) during the transfer, the guest's
+# interrupts by name and (for cellvm) the device's counters, from its last
+# stats line before the transfer's mark and the last before the next mark.
 counts() {
     cut -d' ' -f2- "$T/$1.txt" 2>/dev/null | awk -v d="$2" -v mib="$MIB" '
         function grab(line, arr,   i, n, kv, f) {
@@ -151,9 +169,12 @@ counts() {
         }
         / stats: polls=/ { last = $0 }
         $1 == "netbench-mark:" {
-            if ($2 == d) { before = last; inside = 1 }
+            if ($2 == d) { before = last; inside = 1; cpu = 1 }
             else if (inside) { after = last; inside = 0 }
         }
+        $1 == "netbench:" && $2 == d { cpu = 2 }
+        $1 == "cpu-snap:" && cpu == 1 { c0 = $0 }
+        $1 == "cpu-snap:" && cpu == 2 { c1 = $0; cpu = 0 }
         $1 == "netbench-irq:" && $2 == d {
             for (i = 3; i <= NF; i++) {
                 split($i, kv, "="); name = kv[1]; sub(/^virtio[0-9]+-/, "", name)
@@ -161,6 +182,13 @@ counts() {
             }
         }
         END {
+            if (c0 != "" && c1 != "") {
+                grab(c0, p); grab(c1, q)
+                printf "host CPU ms/MiB: busy %.0f idle %.0f;", (q["busy"] - p["busy"]) * 10 / mib,
+                    (q["idle"] - p["idle"]) * 10 / mib
+                for (n in q) if (n != "busy" && n != "idle") printf " %s %.0f", n, (q[n] - p[n]) * 10 / mib
+                printf "; "
+            }
             if (out != "") printf "guest irqs/MiB:%s", out
             if (before != "" && after != "") {
                 grab(before, b); grab(after, a)
