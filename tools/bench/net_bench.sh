@@ -8,10 +8,17 @@
 #   cellvm: --net bridge=br0 (its TAP, cellvm-dev-net)
 #   QEMU:   -accel kvm -cpu host -M pc, -netdev tap,vhost=off (a TAP on the
 #           bridge), virtio-net-pci; tools/bench/qemu_vm.sh
-# NET_BENCH_MIB MiB (a file of zeros on the host) go through busybox nc
-# each way, the guest connecting to the host's nc both times, and timed
-# in the guest (/proc/uptime) from its connect until its nc ends:
-#   host -> guest: into a file in the guest's tmpfs (the receiver's time);
+# NET_BENCH_MIB MiB (a file of zeros on the host) go through busybox nc,
+# the guest connecting to the host's nc each time, and timed from its
+# connect until its nc ends, by this host's clock (console lines stamped
+# as they come; a guest's own clock, /proc/uptime, is shown too):
+#   host -> guest, cold: into a file in the guest's tmpfs (the receiver's
+#                  time), RAM the guest never touched since it booted: each
+#                  page costs the VMM a first-touch fault (4 KiB pages for
+#                  cellvm's shared-memory RAM, 2 MiB for QEMU's anonymous
+#                  RAM with transparent huge pages), which this measures
+#                  as much as the network;
+#   host -> guest: the same again after removing that file: the network;
 #   guest -> host: that file back (the sender's time: it ends once its
 #                  last bytes are in its socket buffer, a few hundred KiB
 #                  before the host has them).
@@ -24,8 +31,9 @@
 # once in turn (cellvm, qemu, cellvm, qemu, ...), and reports every run,
 # each round's ratio cellvm/QEMU and the median of those ratios (>= 1.0:
 # cellvm at least as fast).  To explain a difference it also reports, per
-# MiB moved, the guest's virtio interrupts (/proc/interrupts before and
-# after each transfer; both VMMs) and cellvm's device counters
+# MiB moved, this host's CPU time (/proc/stat, /proc/PID/stat), the
+# guest's virtio interrupts (/proc/interrupts before and after each
+# transfer; both VMMs) and cellvm's device counters
 # (CELLVM_NET_STATS, devices/net/net_stats.h: kicks, interrupts, polls,
 # backend reads and writes), which it logs when idle: the guest sleeps 2 s
 # around each transfer for that.
@@ -68,25 +76,29 @@ net_up 10.0.2.15 nb || exit 1
 ping_wait 10.0.2.1 nb || exit 1
 d=$(ls -d /sys/bus/virtio/drivers/virtio_net/virtio* | head -n 1)
 echo "netbench-info: clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource) features $(cat "$d/features") $(ls "$d/net")"
+# xfer DIR COMMAND...: COMMAND timed, between interrupt snapshots, after
+# 2 s of quiet (the device logs its counters); /tmp/d is the data.
+xfer() {
+    x=$1
+    shift
+    sleep 2
+    irqs >/tmp/i0
+    echo "netbench-mark: $x"
+    t0=$(cut -d' ' -f1 /proc/uptime)
+    "$@" || exit 1
+    t1=$(cut -d' ' -f1 /proc/uptime)
+    echo "netbench: $x $(stat -c %s /tmp/d) $t0 $t1"
+    [ "$x" != g2h ] || sleep 2 # the last bytes leave the socket buffer
+    irqs >/tmp/i1
+    irqdiff /tmp/i0 /tmp/i1 "$x"
+}
+# The first transfer writes into guest RAM that was never touched since
+# boot; the second into RAM freed by removing the first one's file.
+xfer h2g-cold fetch 10.0.2.1 5001 /tmp/d nb
+rm /tmp/d
+xfer h2g fetch 10.0.2.1 5003 /tmp/d nb
+xfer g2h put 10.0.2.1 5002 /tmp/d nb
 sleep 2
-irqs >/tmp/i0
-echo netbench-mark: h2g
-t0=$(cut -d' ' -f1 /proc/uptime)
-fetch 10.0.2.1 5001 /tmp/d nb || exit 1
-t1=$(cut -d' ' -f1 /proc/uptime)
-echo "netbench: h2g $(stat -c %s /tmp/d) $t0 $t1"
-irqs >/tmp/i1
-irqdiff /tmp/i0 /tmp/i1 h2g
-sleep 2
-irqs >/tmp/i0
-echo netbench-mark: g2h
-t0=$(cut -d' ' -f1 /proc/uptime)
-put 10.0.2.1 5002 /tmp/d nb || exit 1
-t1=$(cut -d' ' -f1 /proc/uptime)
-echo "netbench: g2h $(stat -c %s /tmp/d) $t0 $t1"
-sleep 2
-irqs >/tmp/i1
-irqdiff /tmp/i0 /tmp/i1 g2h
 echo netbench-mark: end
 GUEST
 sh tools/bench/guest_initrd.sh "$BOOT_INITRD" "$T/net.sh:/net.sh" "$T/nb.sh:/nb.sh" ||
@@ -97,12 +109,13 @@ deadline=$((300 + MIB))
 
 # cpu_snap: this host's CPU time so far, in clock ticks: "busy=N idle=N"
 # (all CPUs, /proc/stat) then "COMM=N" summed over the processes of the
-# VMMs, the host's busybox nc and ksoftirqd.
+# VMMs, the host's busybox nc and ksoftirqd, and "COMM/flt=N", their page
+# faults (those of guest RAM, as KVM maps it, count for the VMM).
 cpu_snap() {
     awk '$1 == "cpu" { printf "busy=%d idle=%d", $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat
     cat /proc/[0-9]*/stat 2>/dev/null | awk '{ c = $2; gsub(/[()]/, "", c)
-        if (c ~ /^(cellvm|qemu-system|busybox|ksoftirqd)/) t[c] += $14 + $15 }
-        END { for (c in t) printf " %s=%d", c, t[c] }'
+        if (c ~ /^(cellvm|qemu-system|busybox|ksoftirqd)/) { t[c] += $14 + $15; f[c] += $10 } }
+        END { for (c in t) printf " %s=%d %s/flt=%d", c, t[c], c, f[c] }'
 }
 
 # stamp: each line of stdin after this host's time (seconds.nanoseconds):
@@ -126,6 +139,8 @@ run() {
     if [ "$1" = cellvm ]; then vmm=$BUILD/bin/cellvm; else vmm=tools/bench/qemu_vm.sh; fi
     $NC -l -p 5001 <"$T/zero.bin" >/dev/null 2>"$T/$1.nc1" &
     src=$!
+    $NC -l -p 5003 <"$T/zero.bin" >/dev/null 2>"$T/$1.nc3" &
+    src2=$!
     $NC -l -p 5002 <>"$T/hold" >"$T/g2h.bin" 2>"$T/$1.nc2" &
     dst=$!
     { CELLVM_NET_STATS=1 QEMU_ACCEL=kvm timeout -k 5 $deadline "$vmm" run --kernel "$KERNEL" \
@@ -135,18 +150,18 @@ run() {
     wait_pid $dst 30
     stat -c %s "$T/g2h.bin" >"$T/$1.$2.host"
     rm -f "$T/g2h.bin"
-    kill $src 2>/dev/null
-    wait $src 2>/dev/null
+    kill $src $src2 2>/dev/null
+    wait $src $src2 2>/dev/null
     echo "net_bench: round $2: $1: exit $rc; $(grep -E '^[0-9.]+ netbench(-info)?: ' "$T/$1.$2.txt" | cut -d' ' -f2- | tr '\n' ' ')host got $(cat "$T/$1.$2.host")" >&2
     return $rc
 }
 
-# mbs RUN DIR [host]: MB/s of DIR (h2g or g2h) in RUN (VMM.ROUND), when all
-# MIB MiB came (for g2h: at the host too): by the guest's clock, or with
+# mbs RUN DIR [host]: MB/s of DIR (h2g-cold, h2g or g2h) in RUN (VMM.ROUND),
+# when all MIB MiB came (for g2h: at the host too): by the guest's clock, or with
 # "host" by this host's, from the stamps of the console lines just before
 # and after the transfer (they add a few ms).
 mbs() {
-    [ "$2" = h2g ] || [ "$(cat "$T/$1.host" 2>/dev/null)" = "$want" ] || return 0
+    [ "$2" != g2h ] || [ "$(cat "$T/$1.host" 2>/dev/null)" = "$want" ] || return 0
     awk -v d="$2" -v want=$want -v clock="${3:-guest}" '
         $2 == "netbench-mark:" && $3 == d { h0 = $1 }
         $2 == "netbench:" && $3 == d && $4 == want && $6 > $5 {
@@ -186,7 +201,11 @@ counts() {
                 grab(c0, p); grab(c1, q)
                 printf "host CPU ms/MiB: busy %.0f idle %.0f;", (q["busy"] - p["busy"]) * 10 / mib,
                     (q["idle"] - p["idle"]) * 10 / mib
-                for (n in q) if (n != "busy" && n != "idle") printf " %s %.0f", n, (q[n] - p[n]) * 10 / mib
+                for (n in q) if (n != "busy" && n != "idle" && n !~ /\/flt$/)
+                    printf " %s %.0f", n, (q[n] - p[n]) * 10 / mib
+                printf "; page faults/MiB:"
+                for (n in q) if (n ~ /\/flt$/ && q[n] > p[n])
+                    printf " %s %.0f", substr(n, 1, length(n) - 4), (q[n] - p[n]) / mib
                 printf "; "
             }
             if (out != "") printf "guest irqs/MiB:%s", out
@@ -205,7 +224,8 @@ while [ $r -le "$ROUNDS" ]; do
     for v in $VMMS; do
         run "$v" $r
         rc=$?
-        if [ "$rc" -ne 0 ] || [ -z "$(mbs "$v.$r" h2g)" ] || [ -z "$(mbs "$v.$r" g2h)" ]; then
+        if [ "$rc" -ne 0 ] || [ -z "$(mbs "$v.$r" h2g-cold)" ] || [ -z "$(mbs "$v.$r" h2g)" ] ||
+            [ -z "$(mbs "$v.$r" g2h)" ]; then
             echo "net_bench: $v (round $r) failed (exit $rc); its last lines:" >&2
             { cut -d' ' -f2- "$T/$v.$r.txt"; cat "$T/$v.$r.host"; } 2>/dev/null | tail -15 |
                 sed 's/^/    /' >&2
@@ -234,7 +254,7 @@ for v in $VMMS; do
     info=$(cut -d' ' -f2- "$T/$v.1.txt" 2>/dev/null | grep '^netbench-info: ' | head -n 1)
     [ -z "$info" ] || echo "  $v guest: ${info#netbench-info: }"
 done
-for d in "host->guest:h2g" "guest->host:g2h"; do
+for d in "host->guest, into untouched guest RAM:h2g-cold" "host->guest:h2g" "guest->host:g2h"; do
     name=${d%%:*} key=${d#*:}
     echo "  $name"
     printf '    %-6s %16s %16s %12s\n' round cellvm QEMU cellvm/QEMU
