@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "devices/net/net_io.h"
+#include "devices/net/net_rx_pool.h"
 #include "devices/net/net_stats.h"
 #include "devices/net/virtio_net.h"
 #include "devices/virtio/virtio_pci.h"
@@ -47,6 +48,11 @@ struct net_dev {
 	bool rx_wait;
 	struct virtqueue *rxvq; /* between queue_begin and queue_end */
 	struct vq_req rx_req;
+	/* receiving straight into guest buffers (rx_direct): the chains
+	 * popped for it, the header as the backend wrote it, the iovecs */
+	struct rx_pool pool;
+	uint8_t rx_hdr[VNET_HDR_LEN];
+	struct iovec rx_iov[NET_IO_MAX_IOV];
 
 	/* transmit: one copied frame the backend said -EAGAIN to (tx_len >
 	 * 0); tx_wait_out: it said -EAGAIN to a frame sent from guest memory,
@@ -206,6 +212,67 @@ static int rx_fetch(struct net_dev *nd)
 	return 0;
 }
 
+/* Reads the next packet from the backend straight into the guest's
+ * buffers, when they hold any packet (NET_IO_BUF_MAX bytes) in at most
+ * NET_IO_MAX_IOV pieces: 1 when one was read (delivered, or dropped and
+ * counted), 0 when there is none now (or the backend is gone), -1 when
+ * it cannot be done now (too few buffers, or odd ones): the caller
+ * gives the pool back and reads into rx_pkt, placing it with
+ * vnet_rx_place, which holds the packet until there is room, or says
+ * what is wrong with the buffers. */
+static int rx_direct(struct net_dev *nd, struct virtqueue *vq)
+{
+	bool mrg = nd->vnet.features >> VIRTIO_NET_F_MRG_RXBUF & 1;
+	if (rx_pool_fill(&nd->pool, vq, NET_IO_BUF_MAX) <= 0)
+		return -1;
+	struct vnet_rx_chain c[RX_POOL_MAX];
+	unsigned nc = rx_pool_chains(&nd->pool, c), used = 0, k = 0;
+	uint64_t room = VNET_HDR_LEN;
+	nd->rx_iov[k++] = (struct iovec){nd->rx_hdr, VNET_HDR_LEN};
+	/* The header goes to rx_hdr, to be checked there; the frame after
+	 * the first chain's first 12 bytes. */
+	for (; used < nc && room < NET_IO_BUF_MAX; used++) {
+		if (c[used].cap < VNET_HDR_LEN || (used > 0 && !mrg))
+			return -1;
+		size_t skip = used == 0 ? VNET_HDR_LEN : 0;
+		for (unsigned j = 0; j < c[used].in_num; j++) {
+			size_t l = c[used].in[j].iov_len;
+			if (l <= skip) {
+				skip -= l;
+				continue;
+			}
+			if (k == NET_IO_MAX_IOV)
+				return -1;
+			nd->rx_iov[k++] = (struct iovec){(uint8_t *)c[used].in[j].iov_base + skip,
+							 l - skip};
+			room += l - skip;
+			skip = 0;
+		}
+	}
+	if (room < NET_IO_BUF_MAX)
+		return -1;
+	ssize_t r = net_io_recv(&nd->io, nd->rx_iov, (int)k);
+	nd->stats.rx_reads++;
+	if (r == -EAGAIN) {
+		nd->stats.rx_eagain++;
+		return 0;
+	}
+	if (r == -EMSGSIZE) { /* cannot happen with NET_IO_BUF_MAX; counted anyway */
+		log_error(nd, "%s", "a received frame was too big");
+		return 1;
+	}
+	if (r <= 0) {
+		link_lost(nd, r == 0 ? "the peer closed the connection" : strerror((int)-r));
+		return 0;
+	}
+	uint32_t lens[RX_POOL_MAX];
+	int got = vnet_rx_direct(&nd->vnet, nd->rx_hdr, (size_t)r, c, used, lens);
+	if (got > 0 && rx_pool_used(&nd->pool, vq, (unsigned)got, lens) == 0 &&
+	    virtio_pci_queue_flush(&nd->vp, RXQ))
+		nd->stats.rx_irqs++;
+	return 1;
+}
+
 static void rx_round(struct net_dev *nd)
 {
 	if (nd->link_down && !nd->rx_len)
@@ -218,6 +285,19 @@ static void rx_round(struct net_dev *nd)
 	nd->rxvq = vq;
 	vq_disable_notify(vq);
 	for (unsigned n = 0; n < BATCH; n++) {
+		if (!nd->rx_len) {
+			int d = rx_direct(nd, vq);
+			if (d == 0)
+				break;
+			if (d > 0) {
+				if (vq_is_broken(vq))
+					break;
+				if (n == BATCH - 1)
+					nd->more = true;
+				continue;
+			}
+			rx_pool_release(&nd->pool, vq);
+		}
 		if (!nd->rx_len) {
 			int got = rx_fetch(nd);
 			if (got < 0)
@@ -248,6 +328,7 @@ static void rx_round(struct net_dev *nd)
 		if (n == BATCH - 1)
 			nd->more = true;
 	}
+	rx_pool_release(&nd->pool, vq);
 	nd->rxvq = NULL;
 	if (virtio_pci_queue_flush(&nd->vp, RXQ))
 		nd->stats.rx_irqs++;
@@ -534,7 +615,7 @@ static int net_setup(struct device *d, const Cellvm__Setup *s)
 				     .in = calloc(VQ_MAX_SEGS, sizeof(struct iovec)),
 				     .out_cap = VQ_MAX_SEGS, .in_cap = VQ_MAX_SEGS};
 	if (!nd->rx_pkt || !nd->tx_frame || !nd->out || !nd->in || !nd->rx_req.out ||
-	    !nd->rx_req.in) {
+	    !nd->rx_req.in || rx_pool_init(&nd->pool) < 0) {
 		device_fail(d, "out of memory");
 		return -1;
 	}
@@ -598,6 +679,7 @@ static void net_teardown(struct device *d)
 	free(nd->in);
 	free(nd->rx_req.out);
 	free(nd->rx_req.in);
+	rx_pool_free(&nd->pool);
 	nd->rx_pkt = nd->tx_frame = NULL;
 	nd->out = nd->in = nd->rx_req.out = nd->rx_req.in = NULL;
 	d->priv = NULL;

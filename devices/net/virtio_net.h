@@ -307,6 +307,26 @@ struct vnet_rx_ops {
 int vnet_rx_place(struct vnet *n, const uint8_t *pkt, size_t len, const struct vnet_rx_ops *ops,
 		  void *ctx);
 
+/* Receive straight into the guest's buffers: the backend has written a
+ * packet of LEN bytes, its 12-byte header into HDR (the device's memory)
+ * and its frame into the chains C[0..NC) from byte 12 of C[0] on, in order
+ * (C[0]'s first 12 bytes are left for the header).  The caller gave the
+ * backend at least NET_IO_BUF_MAX bytes of these chains, every one holding
+ * at least 12 bytes, and, without MRG_RXBUF, only C[0].  Checks the header,
+ * length and receive filter as vnet_rx_place does (the filter reads the
+ * frame's first bytes from guest memory, once: a guest that changes them
+ * meanwhile only changes what it receives itself); then writes the header
+ * (num_buffers: chains used) into C[0] and returns the number of chains
+ * used, their lengths in LENS (the caller completes them in order), or
+ * -EINVAL (dropped, counted; no chain used). */
+struct vnet_rx_chain {
+	const struct iovec *in;
+	unsigned in_num;
+	uint64_t cap; /* bytes of in[] */
+};
+int vnet_rx_direct(struct vnet *n, const uint8_t hdr[VNET_HDR_LEN], size_t len,
+		   const struct vnet_rx_chain *c, unsigned nc, uint32_t *lens);
+
 /* What one control command did, for the device's log and its backend. */
 struct vnet_ctrl_result {
 	uint8_t cls, cmd;          /* 0xff when the command was too short to have them */
