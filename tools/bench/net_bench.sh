@@ -49,6 +49,16 @@ VMMS=${NET_BENCH_VMMS:-cellvm qemu}
 die() { echo "net_bench: error: $*" >&2; exit 1; }
 
 [ -f "$KERNEL" ] || die "$KERNEL missing: run tools/mkguest/mkguest"
+# NET_BENCH_SHMEM_THP=always: transparent huge pages for shared memory
+# (this host's setting, put back at the end), which cellvm's guest RAM is
+# (a memfd, shared with its device processes); QEMU's anonymous RAM gets
+# them with the usual "madvise" setting.  Only where this host is a
+# throwaway (the nested KVM host).
+THP=/sys/kernel/mm/transparent_hugepage/shmem_enabled
+thp_was=$(sed 's/.*\[\(.*\)\].*/\1/' "$THP" 2>/dev/null)
+if [ -n "${NET_BENCH_SHMEM_THP:-}" ]; then
+    echo "$NET_BENCH_SHMEM_THP" >"$THP" || die "cannot set $THP"
+fi
 modprobe -q tun 2>/dev/null; modprobe -q bridge 2>/dev/null
 ip link set lo up
 ip link add br0 type bridge && ip addr add 10.0.2.1/24 dev br0 && ip link set br0 up ||
@@ -122,12 +132,20 @@ cpu_snap() {
 # the transfers are timed by the host's clock too, from the console lines
 # around them, in case a guest's clock is off (calibrated under emulation).
 # Where a transfer starts and ends, a "cpu-snap:" line follows.
+# (No tr or other filter before it: a pipe's stdio buffering would hold
+# the lines back until the VM ends.)
 stamp() {
-    tr -d '\r' | while IFS= read -r l; do
+    cr=$(printf '\r')
+    while IFS= read -r l; do
         now=$(date +%s.%N)
+        l=${l%"$cr"}
         printf '%s %s\n' "$now" "$l"
         case $l in
         netbench-mark:* | "netbench: "*) printf '%s cpu-snap: %s\n' "$now" "$(cpu_snap)" ;;
+        esac
+        case $l in
+        "netbench-mark: g2h") printf '%s host-thp: %s\n' "$now" "$(awk \
+            '/^(AnonHugePages|ShmemPmdMapped):/ { printf "%s %s kB ", $1, $2 }' /proc/meminfo)" ;;
         esac
     done
 }
@@ -152,7 +170,7 @@ run() {
     rm -f "$T/g2h.bin"
     kill $src $src2 2>/dev/null
     wait $src $src2 2>/dev/null
-    echo "net_bench: round $2: $1: exit $rc; $(grep -E '^[0-9.]+ netbench(-info)?: ' "$T/$1.$2.txt" | cut -d' ' -f2- | tr '\n' ' ')host got $(cat "$T/$1.$2.host")" >&2
+    echo "net_bench: round $2: $1: exit $rc; $(grep -E '^[0-9.]+ (netbench(-info)?|host-thp): ' "$T/$1.$2.txt" | cut -d' ' -f2- | tr '\n' ' ')host got $(cat "$T/$1.$2.host")" >&2
     return $rc
 }
 
@@ -250,6 +268,7 @@ echo "net_bench: TCP through busybox nc, $MIB MiB each way; $ROUNDS rounds (cell
 echo "  virtio-net on a TAP on bridge br0; 1 vCPU, $MEM; $(uname -r)"
 echo "  QEMU: -accel kvm -M pc, -netdev tap,vhost=off; cellvm: --net bridge=br0"
 echo "  MB/s timed by this host's clock (by the guest's in brackets); ratios by this host's"
+echo "  this host's transparent huge pages: $(cat /sys/kernel/mm/transparent_hugepage/enabled), shared memory $(cat "$THP")"
 for v in $VMMS; do
     info=$(cut -d' ' -f2- "$T/$v.1.txt" 2>/dev/null | grep '^netbench-info: ' | head -n 1)
     [ -z "$info" ] || echo "  $v guest: ${info#netbench-info: }"
@@ -279,4 +298,5 @@ for d in "host->guest, into untouched guest RAM:h2g-cold" "host->guest:h2g" "gue
     m=$(median <"$T/ratios") mg=$(median <"$T/gratios")
     printf '    median cellvm/QEMU: %s (by the guests'"'"' clocks: %s)\n' "${m:-n/a}" "${mg:-n/a}"
 done
+[ -z "${NET_BENCH_SHMEM_THP:-}" ] || echo "$thp_was" >"$THP"
 exit $failed
