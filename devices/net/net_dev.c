@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "devices/net/net_io.h"
+#include "devices/net/net_rx_pool.h"
+#include "devices/net/net_stats.h"
 #include "devices/net/virtio_net.h"
 #include "devices/virtio/virtio_pci.h"
 #include "sandbox/policies.h"
@@ -25,6 +27,9 @@ enum { RXQ, TXQ, CTRLQ, NUM_QUEUES };
  * starve the other. */
 #define BATCH 64
 #define ERRORS_LOGGED 8
+/* Iovecs of a frame sent from guest memory: its header, then its segments
+ * (Linux uses 1 to 18); a frame in more is copied instead. */
+#define TX_IOV_MAX 64
 
 struct net_dev {
 	struct device *d;
@@ -43,11 +48,21 @@ struct net_dev {
 	bool rx_wait;
 	struct virtqueue *rxvq; /* between queue_begin and queue_end */
 	struct vq_req rx_req;
+	/* receiving straight into guest buffers (rx_direct): the chains
+	 * popped for it, the header as the backend wrote it, the iovecs */
+	struct rx_pool pool;
+	uint8_t rx_hdr[VNET_HDR_LEN];
+	struct iovec rx_iov[NET_IO_MAX_IOV];
 
-	/* transmit: one frame the backend said -EAGAIN to (tx_len > 0) */
+	/* transmit: one copied frame the backend said -EAGAIN to (tx_len >
+	 * 0); tx_wait_out: it said -EAGAIN to a frame sent from guest memory,
+	 * whose chain went back to the queue, to be sent again on POLLOUT */
 	uint8_t *tx_frame;
 	size_t tx_len;
+	bool tx_wait_out;
 	bool tx_kicked;
+	uint8_t tx_hdr[VNET_HDR_LEN]; /* the checked header of the frame being sent */
+	struct iovec tx_iov[TX_IOV_MAX];
 	bool more; /* a batch ended with work left: poll without sleeping */
 
 	bool link_down; /* the backend is gone: stop polling it */
@@ -55,6 +70,10 @@ struct net_dev {
 	bool config_changed; /* the guest must hear of a config change */
 	unsigned errors_logged;
 	struct iovec *out, *in; /* for the transmit and control queues */
+
+	struct net_stats stats;
+	bool stats_log;   /* CELLVM_NET_STATS: log them when idle */
+	bool stats_dirty; /* work done since they were last logged */
 };
 
 static struct net_dev net;
@@ -77,6 +96,7 @@ static void link_lost(struct net_dev *nd, const char *why)
 	if (nd->link_down)
 		return;
 	nd->link_down = true;
+	nd->more = true; /* a frame waiting for POLLOUT is dropped now */
 	device_log(nd->d, CELLVM__LOG__LEVEL__WARNING, "%s: %s; link down", nd->backend, why);
 	__atomic_store_n(&nd->vnet.link_up, false, __ATOMIC_RELEASE);
 	/* Told once no queue lock is held: the transport takes its own lock
@@ -175,18 +195,82 @@ static int rx_fetch(struct net_dev *nd)
 {
 	struct iovec iov = {nd->rx_pkt, NET_IO_BUF_MAX};
 	ssize_t r = net_io_recv(&nd->io, &iov, 1);
+	nd->stats.rx_reads++;
 	if (r > 0) {
 		nd->rx_len = (size_t)r;
 		return 1;
 	}
-	if (r == -EAGAIN)
+	if (r == -EAGAIN) {
+		nd->stats.rx_eagain++;
 		return 0;
+	}
 	if (r == -EMSGSIZE) { /* cannot happen with NET_IO_BUF_MAX; counted anyway */
 		log_error(nd, "%s", "a received frame was too big");
 		return -1;
 	}
 	link_lost(nd, r == 0 ? "the peer closed the connection" : strerror((int)-r));
 	return 0;
+}
+
+/* Reads the next packet from the backend straight into the guest's
+ * buffers, when they hold any packet (NET_IO_BUF_MAX bytes) in at most
+ * NET_IO_MAX_IOV pieces: 1 when one was read (delivered, or dropped and
+ * counted), 0 when there is none now (or the backend is gone), -1 when
+ * it cannot be done now (too few buffers, or odd ones): the caller
+ * gives the pool back and reads into rx_pkt, placing it with
+ * vnet_rx_place, which holds the packet until there is room, or says
+ * what is wrong with the buffers. */
+static int rx_direct(struct net_dev *nd, struct virtqueue *vq)
+{
+	bool mrg = nd->vnet.features >> VIRTIO_NET_F_MRG_RXBUF & 1;
+	if (rx_pool_fill(&nd->pool, vq, NET_IO_BUF_MAX) <= 0)
+		return -1;
+	struct vnet_rx_chain c[RX_POOL_MAX];
+	unsigned nc = rx_pool_chains(&nd->pool, c), used = 0, k = 0;
+	uint64_t room = VNET_HDR_LEN;
+	nd->rx_iov[k++] = (struct iovec){nd->rx_hdr, VNET_HDR_LEN};
+	/* The header goes to rx_hdr, to be checked there; the frame after
+	 * the first chain's first 12 bytes. */
+	for (; used < nc && room < NET_IO_BUF_MAX; used++) {
+		if (c[used].cap < VNET_HDR_LEN || (used > 0 && !mrg))
+			return -1;
+		size_t skip = used == 0 ? VNET_HDR_LEN : 0;
+		for (unsigned j = 0; j < c[used].in_num; j++) {
+			size_t l = c[used].in[j].iov_len;
+			if (l <= skip) {
+				skip -= l;
+				continue;
+			}
+			if (k == NET_IO_MAX_IOV)
+				return -1;
+			nd->rx_iov[k++] = (struct iovec){(uint8_t *)c[used].in[j].iov_base + skip,
+							 l - skip};
+			room += l - skip;
+			skip = 0;
+		}
+	}
+	if (room < NET_IO_BUF_MAX)
+		return -1;
+	ssize_t r = net_io_recv(&nd->io, nd->rx_iov, (int)k);
+	nd->stats.rx_reads++;
+	if (r == -EAGAIN) {
+		nd->stats.rx_eagain++;
+		return 0;
+	}
+	if (r == -EMSGSIZE) { /* cannot happen with NET_IO_BUF_MAX; counted anyway */
+		log_error(nd, "%s", "a received frame was too big");
+		return 1;
+	}
+	if (r <= 0) {
+		link_lost(nd, r == 0 ? "the peer closed the connection" : strerror((int)-r));
+		return 0;
+	}
+	uint32_t lens[RX_POOL_MAX];
+	int got = vnet_rx_direct(&nd->vnet, nd->rx_hdr, (size_t)r, c, used, lens);
+	if (got > 0 && rx_pool_used(&nd->pool, vq, (unsigned)got, lens) == 0 &&
+	    virtio_pci_queue_flush(&nd->vp, RXQ))
+		nd->stats.rx_irqs++;
+	return 1;
 }
 
 static void rx_round(struct net_dev *nd)
@@ -201,6 +285,19 @@ static void rx_round(struct net_dev *nd)
 	nd->rxvq = vq;
 	vq_disable_notify(vq);
 	for (unsigned n = 0; n < BATCH; n++) {
+		if (!nd->rx_len) {
+			int d = rx_direct(nd, vq);
+			if (d == 0)
+				break;
+			if (d > 0) {
+				if (vq_is_broken(vq))
+					break;
+				if (n == BATCH - 1)
+					nd->more = true;
+				continue;
+			}
+			rx_pool_release(&nd->pool, vq);
+		}
 		if (!nd->rx_len) {
 			int got = rx_fetch(nd);
 			if (got < 0)
@@ -221,8 +318,8 @@ static void rx_round(struct net_dev *nd)
 		/* The guest takes each packet as soon as it is in (unless it
 		 * is still polling: EVENT_IDX), so it works on one while we
 		 * copy the next. */
-		if (rc > 0)
-			virtio_pci_queue_flush(&nd->vp, RXQ);
+		if (rc > 0 && virtio_pci_queue_flush(&nd->vp, RXQ))
+			nd->stats.rx_irqs++;
 		if (rc == -EIO) {
 			if (!vq_is_broken(vq))
 				log_error(nd, "receive queue: %s", "a buffer shorter than a vnet header");
@@ -231,7 +328,10 @@ static void rx_round(struct net_dev *nd)
 		if (n == BATCH - 1)
 			nd->more = true;
 	}
+	rx_pool_release(&nd->pool, vq);
 	nd->rxvq = NULL;
+	if (virtio_pci_queue_flush(&nd->vp, RXQ))
+		nd->stats.rx_irqs++;
 	virtio_pci_queue_end(&nd->vp, RXQ);
 }
 
@@ -243,7 +343,9 @@ static bool tx_send(struct net_dev *nd, size_t len)
 {
 	struct iovec iov = {nd->tx_frame, len};
 	int rc = net_io_send(&nd->io, &iov, 1);
+	nd->stats.tx_writes++;
 	if (rc == -EAGAIN) {
+		nd->stats.tx_eagain++;
 		nd->tx_len = len;
 		return false;
 	}
@@ -255,10 +357,52 @@ static bool tx_send(struct net_dev *nd, size_t len)
 	return true;
 }
 
+/* Sends the frame of chain REQ from guest memory, its header checked in
+ * tx_hdr (or, in too many pieces, copied: tx_send).  false when the caller
+ * must stop and wait for POLLOUT; *PUSH: whether to complete the chain now
+ * (not when it went back to the queue to be sent again). */
+static bool tx_frame_out(struct net_dev *nd, struct virtqueue *vq, const struct vq_req *req,
+			 bool *push)
+{
+	size_t len;
+	*push = true;
+	int k = vnet_tx_iov(&nd->vnet, req->out, req->out_num, nd->tx_hdr, nd->tx_iov,
+			    TX_IOV_MAX, &len);
+	if (k == -E2BIG) {
+		ssize_t l = vnet_tx_copy(&nd->vnet, req->out, req->out_num, nd->tx_frame,
+					 VNET_TX_BUF_SIZE);
+		return l < 0 || nd->link_down || tx_send(nd, (size_t)l);
+	}
+	if (k < 0)
+		return true; /* malformed (counted) */
+	if (nd->link_down) {
+		vnet_tx_accepted(&nd->vnet, len); /* and dropped: nowhere to go */
+		return true;
+	}
+	int rc = net_io_send(&nd->io, nd->tx_iov, k);
+	nd->stats.tx_writes++;
+	if (rc == -EAGAIN) {
+		/* The guest's buffer is still the frame: give the chain back
+		 * rather than copy it. */
+		nd->stats.tx_eagain++;
+		vq_unpop(vq, 1);
+		nd->tx_wait_out = true;
+		*push = false;
+		return false;
+	}
+	vnet_tx_accepted(&nd->vnet, len);
+	if (rc == -EPIPE)
+		link_lost(nd, "the peer is gone");
+	else if (rc < 0 && rc != -EIO) /* EIO: the TAP is down, the kernel dropped it */
+		log_error(nd, "sending a frame: %s", strerror(-rc));
+	return true;
+}
+
 static void tx_round(struct net_dev *nd)
 {
 	if (nd->tx_len && !tx_send(nd, nd->tx_len))
 		return;
+	nd->tx_wait_out = false;
 	struct virtqueue *vq = virtio_pci_queue_begin(&nd->vp, TXQ);
 	if (!vq)
 		return;
@@ -277,16 +421,15 @@ static void tx_round(struct net_dev *nd)
 		if (rc <= 0)
 			break;
 		n++;
-		/* The frame is copied out: the guest may have its buffer back. */
-		ssize_t len = vnet_tx_copy(&nd->vnet, req.out, req.out_num, nd->tx_frame,
-					   VNET_TX_BUF_SIZE);
-		if (vq_push(vq, req.head, 0) < 0)
+		bool push;
+		bool go_on = tx_frame_out(nd, vq, &req, &push);
+		if (push && vq_push(vq, req.head, 0) < 0)
 			break;
-		if (len < 0 || nd->link_down)
-			continue; /* malformed (counted), or nowhere to go */
-		if (!tx_send(nd, (size_t)len))
+		if (!go_on)
 			break;
 	}
+	if (virtio_pci_queue_flush(&nd->vp, TXQ))
+		nd->stats.tx_irqs++;
 	virtio_pci_queue_end(&nd->vp, TXQ);
 	int rc = net_io_flush(&nd->io);
 	if (rc < 0 && rc != -EAGAIN)
@@ -321,6 +464,17 @@ static void ctrl_round(struct net_dev *nd)
 
 /* ---- the thread ---- */
 
+static void log_stats(struct net_dev *nd)
+{
+	struct vnet_stats v;
+	char line[400];
+	vnet_get_stats(&nd->vnet, &v);
+	net_stats_format(&nd->stats, v.rx_frames, v.rx_bytes, v.tx_frames, v.tx_bytes, line,
+			 sizeof(line));
+	device_log(nd->d, CELLVM__LOG__LEVEL__INFO, "%s", line);
+	nd->stats_dirty = false;
+}
+
 static bool drain(int fd)
 {
 	uint64_t v;
@@ -336,18 +490,36 @@ void net_device_poll(struct device *d, int timeout_ms)
 	short ev = 0;
 	if (!nd->rx_len && !nd->rx_wait)
 		ev |= POLLIN;
-	if (nd->tx_len || net_io_tx_pending(&nd->io))
+	if (nd->tx_len || nd->tx_wait_out || net_io_tx_pending(&nd->io))
 		ev |= POLLOUT;
 	p[NUM_QUEUES] = (struct pollfd){.fd = nd->link_down || nd->hup ? -1 : nd->io.fd,
 					.events = ev};
 	bool more = nd->more;
 	nd->more = false;
-	if (poll(p, NUM_QUEUES + 1, more ? 0 : timeout_ms) < 0)
+	int timeout = more ? 0 : timeout_ms;
+	bool stats_due = nd->stats_log && nd->stats_dirty &&
+			 (timeout < 0 || timeout > NET_STATS_IDLE_MS);
+	if (stats_due)
+		timeout = NET_STATS_IDLE_MS;
+	nd->stats.polls++;
+	nd->stats.sleeps += timeout != 0;
+	int n = poll(p, NUM_QUEUES + 1, timeout);
+	if (n < 0)
 		return;
-	if (p[RXQ].revents && drain(p[RXQ].fd))
+	if (n == 0) {
+		if (stats_due)
+			log_stats(nd);
+		return;
+	}
+	nd->stats_dirty = true;
+	if (p[RXQ].revents && drain(p[RXQ].fd)) {
+		nd->stats.rx_kicks++;
 		nd->rx_wait = false;
-	if (p[TXQ].revents && drain(p[TXQ].fd))
+	}
+	if (p[TXQ].revents && drain(p[TXQ].fd)) {
+		nd->stats.tx_kicks++;
 		nd->tx_kicked = true;
+	}
 	if (p[CTRLQ].revents && drain(p[CTRLQ].fd))
 		ctrl_round(nd);
 	short be = p[NUM_QUEUES].revents;
@@ -417,6 +589,7 @@ static int net_setup(struct device *d, const Cellvm__Setup *s)
 		return -1;
 	}
 	nd->io.fd = -1;
+	nd->stats_log = getenv("CELLVM_NET_STATS") != NULL;
 	/* Copied: the setup message is freed once setup is done. */
 	snprintf(nd->backend, sizeof(nd->backend), "%s",
 		 na->backend && na->backend[0] ? na->backend : "the backend");
@@ -442,7 +615,7 @@ static int net_setup(struct device *d, const Cellvm__Setup *s)
 				     .in = calloc(VQ_MAX_SEGS, sizeof(struct iovec)),
 				     .out_cap = VQ_MAX_SEGS, .in_cap = VQ_MAX_SEGS};
 	if (!nd->rx_pkt || !nd->tx_frame || !nd->out || !nd->in || !nd->rx_req.out ||
-	    !nd->rx_req.in) {
+	    !nd->rx_req.in || rx_pool_init(&nd->pool) < 0) {
 		device_fail(d, "out of memory");
 		return -1;
 	}
@@ -506,6 +679,7 @@ static void net_teardown(struct device *d)
 	free(nd->in);
 	free(nd->rx_req.out);
 	free(nd->rx_req.in);
+	rx_pool_free(&nd->pool);
 	nd->rx_pkt = nd->tx_frame = NULL;
 	nd->out = nd->in = nd->rx_req.out = nd->rx_req.in = NULL;
 	d->priv = NULL;

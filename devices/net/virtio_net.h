@@ -2,8 +2,9 @@
  * network device, without transport, threads, sockets or allocation.
  *
  * The net device process pops chains from its queues and hands them here:
- *   transmit queue  -> vnet_tx_copy: checks the guest's vnet header and copies
- *                      header + frame into the device's buffer for the backend
+ *   transmit queue  -> vnet_tx_iov: copies and checks the guest's vnet header
+ *                      and points at the frame in guest memory for the
+ *                      backend (vnet_tx_copy: header + frame copied)
  *   receive queue   -> vnet_rx_place: puts a packet from the backend into one
  *                      chain, or several with MRG_RXBUF, all or nothing
  *   control queue   -> vnet_handle_ctrl: one command, writes the ack byte
@@ -49,7 +50,7 @@
  * uc_overflow: all; else our MAC and the uc table).  Frames shorter than an
  * Ethernet header (14 bytes) are never wanted.
  *
- * Threads: vnet_tx_copy may run concurrently with vnet_rx_place and
+ * Threads: vnet_tx_copy and vnet_tx_iov may run concurrently with vnet_rx_place and
  * vnet_rx_wanted (the counters are atomic and TX reads only the negotiated
  * features).  The receive filter and guest_offloads are written by
  * vnet_handle_ctrl and read by vnet_rx_*: the device must not run a control
@@ -163,7 +164,7 @@ void vnet_hdr_build(const struct vnet_hdr *h, uint8_t raw[VNET_HDR_LEN]);
 /* Counters (vnet_get_stats).  Every frame/packet ends in exactly one of
  * frames, malformed, too_big (and, RX only, filtered, no_buffers). */
 struct vnet_stats {
-	uint64_t tx_frames, tx_bytes;  /* accepted by vnet_tx_copy; bytes of frames, no headers */
+	uint64_t tx_frames, tx_bytes;  /* accepted (vnet_tx_copy/_accepted); frame bytes */
 	uint64_t tx_malformed;         /* -EINVAL */
 	uint64_t tx_too_big;           /* -EMSGSIZE */
 	uint64_t rx_frames, rx_bytes;  /* placed by vnet_rx_place */
@@ -249,6 +250,20 @@ void vnet_config(const struct vnet *n, uint8_t cfg[VNET_CONFIG_SIZE]);
 ssize_t vnet_tx_copy(struct vnet *n, const struct iovec *out, unsigned out_num, uint8_t *buf,
 		     size_t cap);
 
+/* The same checks without copying the frame: the 12-byte header is copied
+ * into HDR and checked and rebuilt there, as above; IOV[0] points at HDR and
+ * IOV[1..] at the frame's bytes where they are in OUT (guest memory, which
+ * the guest may still change: only the header is parsed here; the backend
+ * copes with any frame bytes).  Returns the number of iovecs (at most
+ * IOV_CAP) and the bytes in *LEN; -EINVAL / -EMSGSIZE as vnet_tx_copy
+ * (counted); -E2BIG when the frame needs more than IOV_CAP iovecs (not
+ * counted: use vnet_tx_copy).  A frame it accepts is counted only by
+ * vnet_tx_accepted(N, *LEN), once the device has handed it on (a device
+ * that gives the chain back to retry later counts it then). */
+int vnet_tx_iov(struct vnet *n, const struct iovec *out, unsigned out_num,
+		uint8_t hdr[VNET_HDR_LEN], struct iovec *iov, unsigned iov_cap, size_t *len);
+void vnet_tx_accepted(struct vnet *n, size_t len);
+
 /* RX filter: does the guest want this Ethernet frame (rules above)? */
 bool vnet_rx_wanted(const struct vnet *n, const uint8_t *frame, size_t len);
 
@@ -291,6 +306,26 @@ struct vnet_rx_ops {
 };
 int vnet_rx_place(struct vnet *n, const uint8_t *pkt, size_t len, const struct vnet_rx_ops *ops,
 		  void *ctx);
+
+/* Receive straight into the guest's buffers: the backend has written a
+ * packet of LEN bytes, its 12-byte header into HDR (the device's memory)
+ * and its frame into the chains C[0..NC) from byte 12 of C[0] on, in order
+ * (C[0]'s first 12 bytes are left for the header).  The caller gave the
+ * backend at least NET_IO_BUF_MAX bytes of these chains, every one holding
+ * at least 12 bytes, and, without MRG_RXBUF, only C[0].  Checks the header,
+ * length and receive filter as vnet_rx_place does (the filter reads the
+ * frame's first bytes from guest memory, once: a guest that changes them
+ * meanwhile only changes what it receives itself); then writes the header
+ * (num_buffers: chains used) into C[0] and returns the number of chains
+ * used, their lengths in LENS (the caller completes them in order), or
+ * -EINVAL (dropped, counted; no chain used). */
+struct vnet_rx_chain {
+	const struct iovec *in;
+	unsigned in_num;
+	uint64_t cap; /* bytes of in[] */
+};
+int vnet_rx_direct(struct vnet *n, const uint8_t hdr[VNET_HDR_LEN], size_t len,
+		   const struct vnet_rx_chain *c, unsigned nc, uint32_t *lens);
 
 /* What one control command did, for the device's log and its backend. */
 struct vnet_ctrl_result {

@@ -1,5 +1,6 @@
 /* virtio-net receive: the receive filter and the placement of one packet in
- * the guest's receive buffers, all or nothing (see virtio_net.h). */
+ * the guest's receive buffers, all or nothing, or the checks of one the
+ * backend wrote there itself (see virtio_net.h). */
 #include <errno.h>
 
 #include "devices/net/virtio_net.h"
@@ -191,6 +192,50 @@ int vnet_rx_place(struct vnet *n, const uint8_t *pkt, size_t len, const struct v
 	*nb[1] = (uint8_t)(k >> 8);
 	for (unsigned i = 0; i < k; i++)
 		ops->used(ctx, heads[i], lens[i]);
+	VNET_STAT_ADD(n, rx_frames, 1);
+	VNET_STAT_ADD(n, rx_bytes, flen);
+	return (int)k;
+}
+
+int vnet_rx_direct(struct vnet *n, const uint8_t hdr[VNET_HDR_LEN], size_t len,
+		   const struct vnet_rx_chain *c, unsigned nc, uint32_t *lens)
+{
+	if (len < VNET_HDR_LEN + VNET_ETH_HLEN || len > VNET_HDR_LEN + (size_t)VNET_MAX_FRAME ||
+	    nc == 0) {
+		VNET_STAT_ADD(n, rx_malformed, 1);
+		return -EINVAL;
+	}
+	size_t flen = len - VNET_HDR_LEN;
+	struct vnet_hdr h;
+	vnet_hdr_parse(hdr, &h);
+	if (!rx_hdr_ok(n, &h, flen)) {
+		VNET_STAT_ADD(n, rx_malformed, 1);
+		return -EINVAL;
+	}
+	/* The frame's Ethernet header and VLAN tag, for the filter. */
+	uint8_t eth[VNET_ETH_HLEN + 4];
+	size_t got = 0, want = flen < sizeof(eth) ? flen : sizeof(eth);
+	for (unsigned i = 0; i < nc && got < want; i++)
+		got += iov_to_buf(c[i].in, c[i].in_num, i == 0 ? VNET_HDR_LEN : 0, eth + got,
+				  want - got);
+	if (got < want || !vnet_rx_wanted(n, eth, flen)) {
+		VNET_STAT_ADD(n, rx_filtered, 1);
+		return -EINVAL;
+	}
+	unsigned k = 0;
+	for (size_t done = 0; done < len; k++) {
+		if (k == nc || (k > 0 && !VNET_HAS(n, VIRTIO_NET_F_MRG_RXBUF))) {
+			VNET_STAT_ADD(n, rx_too_big, 1); /* the caller broke its promise */
+			return -EINVAL;
+		}
+		size_t piece = c[k].cap < len - done ? (size_t)c[k].cap : len - done;
+		lens[k] = (uint32_t)piece;
+		done += piece;
+	}
+	uint8_t out[VNET_HDR_LEN];
+	h.num_buffers = (uint16_t)k;
+	vnet_hdr_build(&h, out);
+	iov_from_buf(c[0].in, c[0].in_num, 0, out, VNET_HDR_LEN);
 	VNET_STAT_ADD(n, rx_frames, 1);
 	VNET_STAT_ADD(n, rx_bytes, flen);
 	return (int)k;

@@ -1,6 +1,7 @@
 /* virtio-net transmit: one chain from a transmit queue, checked and copied
- * for the backend (see vnet_tx_copy in virtio_net.h).  The header is checked
- * in the copy, never in guest memory. */
+ * for the backend, or only its header copied and the frame handed on where
+ * it is (see vnet_tx_copy and vnet_tx_iov in virtio_net.h).  The header is
+ * checked in the copy, never in guest memory. */
 #include <errno.h>
 
 #include "devices/net/virtio_net.h"
@@ -81,4 +82,54 @@ ssize_t vnet_tx_copy(struct vnet *n, const struct iovec *out, unsigned out_num, 
 	VNET_STAT_ADD(n, tx_frames, 1);
 	VNET_STAT_ADD(n, tx_bytes, flen);
 	return (ssize_t)len;
+}
+
+int vnet_tx_iov(struct vnet *n, const struct iovec *out, unsigned out_num,
+		uint8_t hdr[VNET_HDR_LEN], struct iovec *iov, unsigned iov_cap, size_t *len)
+{
+	uint64_t total = iov_bytes(out, out_num);
+
+	if (total < VNET_HDR_LEN + VNET_ETH_HLEN) {
+		VNET_STAT_ADD(n, tx_malformed, 1);
+		return -EINVAL;
+	}
+	if (total > VNET_HDR_LEN + (uint64_t)VNET_MAX_FRAME) {
+		VNET_STAT_ADD(n, tx_too_big, 1);
+		return -EMSGSIZE;
+	}
+	/* The frame's segments: OUT without its first 12 bytes. */
+	unsigned k = 1;
+	size_t skip = VNET_HDR_LEN;
+	for (unsigned i = 0; i < out_num; i++) {
+		size_t l = out[i].iov_len;
+		if (l <= skip) {
+			skip -= l;
+			continue;
+		}
+		if (k == iov_cap)
+			return -E2BIG;
+		iov[k].iov_base = (uint8_t *)out[i].iov_base + skip;
+		iov[k].iov_len = l - skip;
+		skip = 0;
+		k++;
+	}
+	iov_to_buf(out, out_num, 0, hdr, VNET_HDR_LEN);
+	size_t flen = (size_t)total - VNET_HDR_LEN;
+	struct vnet_hdr h;
+	vnet_hdr_parse(hdr, &h);
+	if (!tx_hdr_ok(n, &h, flen)) {
+		VNET_STAT_ADD(n, tx_malformed, 1);
+		return -EINVAL;
+	}
+	vnet_hdr_build(&h, hdr);
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = VNET_HDR_LEN;
+	*len = (size_t)total;
+	return (int)k;
+}
+
+void vnet_tx_accepted(struct vnet *n, size_t len)
+{
+	VNET_STAT_ADD(n, tx_frames, 1);
+	VNET_STAT_ADD(n, tx_bytes, len - VNET_HDR_LEN);
 }

@@ -128,14 +128,16 @@ struct virtqueue *virtio_pci_queue_begin(struct virtio_pci *vp, unsigned q)
 	return &vq->vq;
 }
 
-void virtio_pci_queue_flush(struct virtio_pci *vp, unsigned q)
+bool virtio_pci_queue_flush(struct virtio_pci *vp, unsigned q)
 {
 	struct virtio_pci_queue *vq = &vp->q[q];
 	if (vq_is_broken(&vq->vq))
-		return;
+		return false;
 	vq_publish(&vq->vq);
-	if (vq_should_notify(&vq->vq))
-		interrupt(vp, vq->vector, ISR_QUEUE);
+	if (!vq_should_notify(&vq->vq))
+		return false;
+	interrupt(vp, vq->vector, ISR_QUEUE);
+	return true;
 }
 
 void virtio_pci_queue_end(struct virtio_pci *vp, unsigned q)

@@ -97,8 +97,9 @@ void virtio_pci_bar_write(struct virtio_pci *vp, unsigned bar, uint64_t off, uns
  * buffers. */
 struct virtqueue *virtio_pci_queue_begin(struct virtio_pci *vp, unsigned q);
 /* Between begin and end: publishes what was pushed so far and interrupts
- * the guest if it wants, so it can start on it while the model goes on. */
-void virtio_pci_queue_flush(struct virtio_pci *vp, unsigned q);
+ * the guest if it wants, so it can start on it while the model goes on.
+ * true when it interrupted (for a model's counters). */
+bool virtio_pci_queue_flush(struct virtio_pci *vp, unsigned q);
 void virtio_pci_queue_end(struct virtio_pci *vp, unsigned q);
 int virtio_pci_kick_fd(const struct virtio_pci *vp, unsigned q);
 

@@ -62,7 +62,8 @@ bool net_harness_link_down(struct device *d)
 
 size_t net_harness_tx_held(struct device *d)
 {
-	return ((struct net_dev *)d->priv)->tx_len;
+	struct net_dev *nd = d->priv;
+	return nd->tx_len ? nd->tx_len : nd->tx_wait_out;
 }
 
 size_t net_harness_rx_held(struct device *d)

@@ -29,8 +29,10 @@ struct virtio_pci *net_harness_transport(struct device *d);
 void net_harness_stats(struct device *d, struct vnet_stats *st);
 const struct net_io *net_harness_io(struct device *d);
 bool net_harness_link_down(struct device *d);
-/* Bytes of one frame the backend said -EAGAIN to (0: none), and of one
- * received packet waiting for RX buffers (0: none). */
+/* Bytes of one copied frame the backend said -EAGAIN to, or 1 when it
+ * said so to a frame sent from guest memory (its chain back in the queue
+ * until POLLOUT); 0: none.  Bytes of one received packet waiting for RX
+ * buffers (0: none). */
 size_t net_harness_tx_held(struct device *d);
 size_t net_harness_rx_held(struct device *d);
 /* Frees the model's buffers, closes its backend fd and unmaps its guest
