@@ -193,6 +193,11 @@ int vm_create(struct vm *vm, int kvm_fd, int mem_fd, uint64_t mem_size, unsigned
 			 (unsigned long long)(mem_size >> 20), strerror(errno));
 		return -1;
 	}
+	/* 2 MiB pages where the host allows them for shared memory
+	 * (transparent_hugepage/shmem_enabled "advise" or "always"): a fault
+	 * per 2 MiB of guest RAM instead of per 4 KiB, and fewer TLB misses.
+	 * Advice only; a host without THP keeps 4 KiB pages. */
+	(void)madvise(vm->mem, mem_size, MADV_HUGEPAGE);
 	uint64_t low = guest_low_ram(mem_size), high = guest_high_ram(mem_size);
 	if (add_slot(vm, 0, 0, low, vm->mem, err, errlen) < 0)
 		return -1;

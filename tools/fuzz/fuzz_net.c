@@ -338,18 +338,27 @@ static void rx_pushed(uint16_t head, uint32_t len, const struct popped *p)
 {
 	uint8_t hdr[VNET_HDR_LEN];
 	if (!H.rx_chains_left) { /* the first chain of a packet: its header */
-		CHECK(len >= VNET_HDR_LEN, "rx chain used with %u bytes, no header", len);
-		CHECK(chain_read(p, 0, hdr, VNET_HDR_LEN) == VNET_HDR_LEN, "header not in the chain");
+		memset(hdr, 0, sizeof(hdr));
+		size_t got = chain_read(p, 0, hdr, VNET_HDR_LEN);
 		uint16_t nb = (uint16_t)(hdr[10] | hdr[11] << 8);
-		static const uint8_t zero[10];
-		CHECK(!memcmp(hdr, zero, 10), "rx header not zeroed on a stream backend");
-		bool mrg = H.features >> VIRTIO_NET_F_MRG_RXBUF & 1;
-		CHECK(mrg ? nb >= 1 : nb == 1, "num_buffers %u (MRG_RXBUF %d)", nb, mrg);
+		/* Chains that share bytes (rx_taint) let a later chain of the
+		 * packet overwrite this header: then it says nothing, and the
+		 * chain count is only a guess. */
+		if (!H.rx_taint) {
+			static const uint8_t zero[10];
+			bool mrg = H.features >> VIRTIO_NET_F_MRG_RXBUF & 1;
+			CHECK(len >= VNET_HDR_LEN, "rx chain used with %u bytes, no header", len);
+			CHECK(got == VNET_HDR_LEN, "header not in the chain");
+			CHECK(!memcmp(hdr, zero, 10), "rx header not zeroed on a stream backend");
+			CHECK(mrg ? nb >= 1 : nb == 1, "num_buffers %u (MRG_RXBUF %d)", nb, mrg);
+		}
+		if (nb == 0)
+			nb = 1;
 		H.rx_chains_left = nb;
 		H.rx_chains = nb;
 		H.rx_got = 0;
 		H.rx_bad_hdr = p->nseg == 8;
-		size_t k = len - VNET_HDR_LEN;
+		size_t k = len > VNET_HDR_LEN ? len - VNET_HDR_LEN : 0;
 		if (k > FRAME_MAX)
 			k = FRAME_MAX;
 		H.rx_got = chain_read(p, VNET_HDR_LEN, H.rx_frame, k);
