@@ -57,6 +57,20 @@ static bool tx_hdr_ok(const struct vnet *n, struct vnet_hdr *h, size_t flen)
 	return true;
 }
 
+/* Checks the guest's header for a FLEN-byte frame and rewrites it in
+ * place as the backend gets it (what the guest may not set, cleared). */
+static bool tx_hdr_take(struct vnet *n, uint8_t hdr[VNET_HDR_LEN], size_t flen)
+{
+	struct vnet_hdr h;
+	vnet_hdr_parse(hdr, &h);
+	if (!tx_hdr_ok(n, &h, flen)) {
+		VNET_STAT_ADD(n, tx_malformed, 1);
+		return false;
+	}
+	vnet_hdr_build(&h, hdr);
+	return true;
+}
+
 ssize_t vnet_tx_copy(struct vnet *n, const struct iovec *out, unsigned out_num, uint8_t *buf,
 		     size_t cap)
 {
@@ -72,13 +86,8 @@ ssize_t vnet_tx_copy(struct vnet *n, const struct iovec *out, unsigned out_num, 
 	}
 	size_t len = iov_to_buf(out, out_num, 0, buf, (size_t)total);
 	size_t flen = len - VNET_HDR_LEN;
-	struct vnet_hdr h;
-	vnet_hdr_parse(buf, &h);
-	if (!tx_hdr_ok(n, &h, flen)) {
-		VNET_STAT_ADD(n, tx_malformed, 1);
+	if (!tx_hdr_take(n, buf, flen))
 		return -EINVAL;
-	}
-	vnet_hdr_build(&h, buf);
 	VNET_STAT_ADD(n, tx_frames, 1);
 	VNET_STAT_ADD(n, tx_bytes, flen);
 	return (ssize_t)len;
@@ -115,13 +124,8 @@ int vnet_tx_iov(struct vnet *n, const struct iovec *out, unsigned out_num,
 	}
 	iov_to_buf(out, out_num, 0, hdr, VNET_HDR_LEN);
 	size_t flen = (size_t)total - VNET_HDR_LEN;
-	struct vnet_hdr h;
-	vnet_hdr_parse(hdr, &h);
-	if (!tx_hdr_ok(n, &h, flen)) {
-		VNET_STAT_ADD(n, tx_malformed, 1);
+	if (!tx_hdr_take(n, hdr, flen))
 		return -EINVAL;
-	}
-	vnet_hdr_build(&h, hdr);
 	iov[0].iov_base = hdr;
 	iov[0].iov_len = VNET_HDR_LEN;
 	*len = (size_t)total;
