@@ -28,13 +28,18 @@ guest_cmdline() {
 }
 
 # boot NAME SNIPPET [cellvm run options...]: runs the VM in the foreground
-# with a deadline; its console (stdio) and stderr go to $T/NAME.out;
+# with a deadline; its console (stdio) goes to $T/NAME.out, and cellvm's
+# stderr after it once the VM has ended (written as they come, a device's
+# message could land in the middle of a console line the test parses);
 # returns cellvm's exit status.
 boot() {
     name=$1 snippet=$2; shift 2
     timeout -k 5 ${VM_TIMEOUT:-300} "$CELLVM" run --kernel "$KERNEL" --initrd "${BOOT_INITRD:-$INITRD}" \
         --cmdline "$(guest_cmdline "$snippet")" --on-reboot stop "$@" \
-        >"$T/$name.out" 2>&1 </dev/null
+        >"$T/$name.out" 2>"$T/$name.err" </dev/null
+    boot_rc=$?
+    cat "$T/$name.err" >>"$T/$name.out"
+    return $boot_rc
 }
 
 # expect FILE PATTERN: the file has a line matching PATTERN (grep -E).

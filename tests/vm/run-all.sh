@@ -10,6 +10,9 @@ for t in "$@"; do
         echo "  PASS $t ($(( $(date +%s) - start ))s)"
     else
         echo "  FAIL $t ($(( $(date +%s) - start ))s)"
+        # The reason and cellvm's own messages first (CI views cut long
+        # output), then the end of the log.
+        grep -E '^(FAIL:|cellvm)' "$BUILD/vm-test.log" | head -20 | sed 's/^/    > /'
         sed 's/^/      /' "$BUILD/vm-test.log" | tail -40
         failed=$((failed + 1))
     fi
