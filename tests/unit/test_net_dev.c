@@ -622,7 +622,7 @@ static void test_peer_close_intx(void **state)
 
 int main(void)
 {
-	dh_name = "test_net_dev";
+	fuzz_name = "test_net_dev";
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tx_frame_reaches_peer),
 		cmocka_unit_test(test_rx_frame_msix),

@@ -8,17 +8,14 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-const char *dh_name = "harness";
-bool dh_trace;
-
 void dh_rings(struct dev_harness *h, unsigned entries, int fds[2], Cellvm__Rings *rings)
 {
 	fds[0] = ring_set_create(1, entries);
-	DH_CHECK(fds[0] >= 0, "ring_set_create: %s", strerror(-fds[0]));
+	FUZZ_CHECK(fds[0] >= 0, "ring_set_create: %s", strerror(-fds[0]));
 	fds[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	DH_MUST(fds[1] >= 0);
+	FUZZ_MUST(fds[1] >= 0);
 	char err[160];
-	DH_CHECK(ring_set_map(&h->rs, fds[0], 1, entries, fds[1], err, sizeof(err)) == 0,
+	FUZZ_CHECK(ring_set_map(&h->rs, fds[0], 1, entries, fds[1], err, sizeof(err)) == 0,
 		 "ring_set_map: %s", err);
 	ring_producer_init(&h->prod, &h->rs, 0, 0);
 	h->prod.spin_ns = 0; /* the device answers nothing through the ring here */
@@ -56,10 +53,10 @@ void dh_drain_control(struct dev_harness *h)
 		int rc = control_recv(h->ctl, &m, fds, &nfds, 0, err, sizeof(err));
 		if (rc == -EAGAIN)
 			return;
-		DH_CHECK(rc == 0, "the device sent a bad control message: %s", err);
-		DH_CHECK(m->msg_case == CELLVM__CONTROL__MSG_LOG, "the device sent %s",
+		FUZZ_CHECK(rc == 0, "the device sent a bad control message: %s", err);
+		FUZZ_CHECK(m->msg_case == CELLVM__CONTROL__MSG_LOG, "the device sent %s",
 			 control_msg_name(m->msg_case));
-		DH_TRACE("  log: %s\n", m->log->text);
+		FUZZ_TRACE("  log: %s\n", m->log->text);
 		control_free(m);
 	}
 }
@@ -68,7 +65,7 @@ DH_NO_COVERAGE void dh_check_config(const struct dev_harness *h)
 {
 	const uint8_t *c = h->d->pci.config;
 	for (unsigned i = 0; i < DEVICE_PCI_CONFIG; i++)
-		DH_CHECK(!((c[i] ^ h->cfg0[i]) & ~h->wmask[i]),
+		FUZZ_CHECK(!((c[i] ^ h->cfg0[i]) & ~h->wmask[i]),
 			 "config byte 0x%x changed 0x%02x -> 0x%02x outside its mask 0x%02x", i,
 			 h->cfg0[i], c[i], h->wmask[i]);
 }
@@ -78,15 +75,15 @@ void dh_post(struct dev_harness *h, uint8_t kind, uint64_t addr, unsigned size, 
 	if (h->stop)
 		return;
 	int rc = ring_post_write(&h->prod, kind, addr, (uint8_t)size, val);
-	DH_CHECK(rc == 0, "ring_post_write: %d %s", rc, h->prod.err);
+	FUZZ_CHECK(rc == 0, "ring_post_write: %d %s", rc, h->prod.err);
 	bool ok = kind == RING_CONFIG ||
 		  dh_bar_declared(h, RING_BAR_INDEX(addr), RING_BAR_OFFSET(addr), size);
 	h->d->err[0] = 0;
 	int n = device_serve_rings(h->d);
-	DH_TRACE("  %s write 0x%llx/%u = 0x%llx: %d%s%s\n", kind == RING_CONFIG ? "config" : "BAR",
+	FUZZ_TRACE("  %s write 0x%llx/%u = 0x%llx: %d%s%s\n", kind == RING_CONFIG ? "config" : "BAR",
 		 (unsigned long long)addr, size, (unsigned long long)val, n, n < 0 ? " " : "",
 		 n < 0 ? h->d->err : "");
-	DH_CHECK(ok ? n == 1 : n == -EPROTO, "served %d for a%s access: %s", n,
+	FUZZ_CHECK(ok ? n == 1 : n == -EPROTO, "served %d for a%s access: %s", n,
 		 ok ? " declared" : "n undeclared", h->d->err);
 	dh_drain_control(h);
 	if (n < 0) {
@@ -112,17 +109,17 @@ bool dh_access_read(struct dev_harness *h, uint8_t kind, uint64_t addr, unsigned
 		  dh_bar_declared(h, RING_BAR_INDEX(addr), RING_BAR_OFFSET(addr), size);
 	h->d->err[0] = 0;
 	int rc = device_access(h->d, &a, val);
-	DH_TRACE("  %s read 0x%llx/%u: %d 0x%llx%s%s\n", kind == RING_CONFIG ? "config" : "BAR",
+	FUZZ_TRACE("  %s read 0x%llx/%u: %d 0x%llx%s%s\n", kind == RING_CONFIG ? "config" : "BAR",
 		 (unsigned long long)addr, size, rc, (unsigned long long)*val, rc ? " " : "",
 		 rc ? h->d->err : "");
-	DH_CHECK(ok ? rc == 0 : rc == -1, "device_access %d for a%s read", rc,
+	FUZZ_CHECK(ok ? rc == 0 : rc == -1, "device_access %d for a%s read", rc,
 		 ok ? " declared" : "n undeclared");
 	if (rc) {
-		DH_CHECK(h->d->err[0], "device_access failed without a message");
+		FUZZ_CHECK(h->d->err[0], "device_access failed without a message");
 		h->stop = true;
 		return false;
 	}
-	DH_CHECK(size == 8 || !(*val >> (8 * size)), "read of %u bytes answered 0x%llx", size,
+	FUZZ_CHECK(size == 8 || !(*val >> (8 * size)), "read of %u bytes answered 0x%llx", size,
 		 (unsigned long long)*val);
 	dh_drain_control(h);
 	return true;
@@ -245,7 +242,7 @@ uint64_t dh_virtio_init(struct dev_harness *h, const struct dh_init *in, uint8_t
 unsigned dh_count_fds(void)
 {
 	DIR *dir = opendir("/proc/self/fd");
-	DH_MUST(dir);
+	FUZZ_MUST(dir);
 	unsigned n = 0;
 	struct dirent *e;
 	while ((e = readdir(dir))) {

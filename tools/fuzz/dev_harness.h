@@ -6,8 +6,7 @@
  * (only Log messages allowed), guest RAM in a memfd and the split-ring
  * layout a driver writes, and the virtio driver's init sequence.
  *
- * Every check aborts (DH_CHECK): under libFuzzer that is the crash report,
- * in a unit test the test binary fails. */
+ * Every check aborts (FUZZ_CHECK, harness_common.h). */
 #ifndef CELLVM_TOOLS_FUZZ_DEV_HARNESS_H
 #define CELLVM_TOOLS_FUZZ_DEV_HARNESS_H
 
@@ -16,26 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "tools/fuzz/harness_common.h"
 #include "devices/common/device.h"
 #include "ipc/control.h"
 #include "ipc/exit_ring.h"
-
-#define DH_CHECK(cond, ...)                                                               \
-	do {                                                                              \
-		if (!(cond)) {                                                            \
-			fprintf(stderr, "%s: invariant violated at %s:%d: %s: ",          \
-				dh_name, __FILE__, __LINE__, #cond);                      \
-			fprintf(stderr, __VA_ARGS__);                                     \
-			fputc('\n', stderr);                                              \
-			abort();                                                          \
-		}                                                                         \
-	} while (0)
-#define DH_MUST(cond) DH_CHECK(cond, "harness: %s", strerror(errno))
-#define DH_TRACE(...)                                 \
-	do {                                          \
-		if (dh_trace)                         \
-			fprintf(stderr, __VA_ARGS__); \
-	} while (0)
 
 /* Byte loops not worth instrumenting (gcc has no such attribute). */
 #ifdef __clang__
@@ -43,9 +26,6 @@
 #else
 #define DH_NO_COVERAGE
 #endif
-
-extern const char *dh_name; /* in messages: "fuzz_net" */
-extern bool dh_trace;
 
 /* virtio PCI, as devices/virtio/virtio_pci.c lays it out */
 #define DH_BAR_MSIX 1

@@ -68,9 +68,9 @@
 #include "ipc/exit_ring.h"
 #include "tools/fuzz/dev_harness.h"
 
-#define CHECK DH_CHECK
-#define MUST DH_MUST
-#define TRACE DH_TRACE
+#define CHECK FUZZ_CHECK
+#define MUST FUZZ_MUST
+#define TRACE FUZZ_TRACE
 
 #define RAM_SIZE (256u << 10)
 #define DISK_SIZE (64u << 10)
@@ -889,14 +889,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	const char *seeds = getenv("CELLVM_FUZZ_DISK_WRITE_SEEDS");
-	if (seeds) {
-		write_seeds(seeds);
-		exit(0);
-	}
-	const char *tr = getenv("CELLVM_FUZZ_DISK_TRACE");
-	dh_trace = tr && *tr && strcmp(tr, "0") != 0;
-	dh_name = "fuzz_disk";
+	fuzz_setup("fuzz_disk", "DISK", write_seeds);
 	disk_inline_queues = true;
 	return 0;
 }

@@ -56,9 +56,9 @@
 #include "tools/fuzz/dev_harness.h"
 #include "tools/fuzz/net_harness.h"
 
-#define CHECK DH_CHECK
-#define MUST DH_MUST
-#define TRACE DH_TRACE
+#define CHECK FUZZ_CHECK
+#define MUST FUZZ_MUST
+#define TRACE FUZZ_TRACE
 
 #define RAM_SIZE 0x20000u
 #define RING_ENTRIES 64
@@ -1144,14 +1144,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	const char *seeds = getenv("CELLVM_FUZZ_NET_WRITE_SEEDS");
-	if (seeds) {
-		write_seeds(seeds);
-		exit(0);
-	}
-	const char *tr = getenv("CELLVM_FUZZ_NET_TRACE");
-	dh_trace = tr && *tr && strcmp(tr, "0") != 0;
-	dh_name = "fuzz_net";
+	fuzz_setup("fuzz_net", "NET", write_seeds);
 	net_inline = true;
 	return 0;
 }

@@ -68,6 +68,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "tools/fuzz/harness_common.h"
 #include "tools/fuzz/fuzz_input.h"
 #include "devices/common/device.h"
 #include "devices/uart/uart16550.h"
@@ -75,26 +76,9 @@
 #include "ipc/control.h"
 #include "ipc/exit_ring.h"
 
-#define CHECK(cond, ...)                                                                  \
-	do {                                                                              \
-		if (!(cond)) {                                                            \
-			fprintf(stderr, "fuzz_uart: invariant violated at %s:%d: %s: ",   \
-				__FILE__, __LINE__, #cond);                               \
-			fprintf(stderr, __VA_ARGS__);                                     \
-			fputc('\n', stderr);                                              \
-			abort();                                                          \
-		}                                                                         \
-	} while (0)
-
-static bool trace_on;
-#define TRACE(...)                                    \
-	do {                                          \
-		if (trace_on)                         \
-			fprintf(stderr, __VA_ARGS__); \
-	} while (0)
-
-/* A failure of the harness itself (fd exhaustion means the harness leaks). */
-#define MUST(cond) CHECK(cond, "harness: %s", strerror(errno))
+#define CHECK FUZZ_CHECK
+#define TRACE FUZZ_TRACE
+#define MUST FUZZ_MUST
 
 #define UART_BASE 0x3f8
 #define UART_PORTS 8
@@ -1401,13 +1385,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	const char *seeds = getenv("CELLVM_FUZZ_UART_WRITE_SEEDS");
-	if (seeds) {
-		write_seeds(seeds);
-		exit(0);
-	}
-	const char *tr = getenv("CELLVM_FUZZ_UART_TRACE");
-	trace_on = tr && *tr && strcmp(tr, "0") != 0;
+	fuzz_setup("fuzz_uart", "UART", write_seeds);
 	signal(SIGPIPE, SIG_IGN); /* as device_main */
 	return 0;
 }

@@ -40,7 +40,6 @@
  * corpus/virtio_blk) into DIR and exits.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,6 +49,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tools/fuzz/harness_common.h"
 #include "devices/disk/virtio_blk.h"
 
 #define RAM_SIZE (16u << 10)
@@ -68,28 +68,7 @@ enum {
 	CFG_MQ = 8,           /* 4 queues (changes nothing in requests) */
 };
 
-#define CHECK(cond, ...)                                                                    \
-	do {                                                                                \
-		if (!(cond)) {                                                              \
-			fprintf(stderr, "fuzz_virtio_blk: invariant violated at %s:%d: %s: ", \
-				__FILE__, __LINE__, #cond);                                 \
-			fprintf(stderr, __VA_ARGS__);                                       \
-			fprintf(stderr, "\n");                                              \
-			abort();                                                            \
-		}                                                                           \
-	} while (0)
-
-static bool trace_on;
-
-__attribute__((format(printf, 1, 2))) static void trace(const char *fmt, ...)
-{
-	va_list ap;
-	if (!trace_on)
-		return;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-}
+#define CHECK FUZZ_CHECK
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -277,7 +256,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct vblk_result res;
 	uint32_t used = vblk_handle_res(&b, ov, out_num, iv, in_num, &res);
-	trace("out %u segs %zu bytes, in %u segs %llu bytes, type %u sector %llu -> used %u "
+	FUZZ_TRACE("out %u segs %zu bytes, in %u segs %llu bytes, type %u sector %llu -> used %u "
 	      "status %u err %d %s\n", out_num, olen, in_num, (unsigned long long)in_total,
 	      olen >= 4 ? get32(ob) : UINT32_MAX,
 	      olen >= 16 ? (unsigned long long)get64(ob + 8) : 0ull, used, res.status, res.err,
@@ -553,12 +532,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	const char *seeds = getenv("CELLVM_FUZZ_VIRTIO_BLK_WRITE_SEEDS");
-	if (seeds) {
-		write_seeds(seeds);
-		exit(0);
-	}
-	const char *tr = getenv("CELLVM_FUZZ_VIRTIO_BLK_TRACE");
-	trace_on = tr && *tr && strcmp(tr, "0") != 0;
+	fuzz_setup("fuzz_virtio_blk", "VIRTIO_BLK", write_seeds);
 	return 0;
 }

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/fuzz/harness_common.h"
 #include "devices/net/virtio_net.h"
 
 #define RAM_SIZE 256
@@ -48,15 +49,8 @@
 static const uint8_t MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 static uint8_t area[GUARD + RAM_SIZE + GUARD];
 static uint8_t *const ram = area + GUARD;
-static int trace;
 
-#define CHECK(c)                                                                           \
-	do {                                                                               \
-		if (!(c)) {                                                                \
-			fprintf(stderr, "fuzz_virtio_net: %s:%d: %s\n", __FILE__, __LINE__, #c); \
-			abort();                                                           \
-		}                                                                          \
-	} while (0)
+#define CHECK(c) FUZZ_CHECK(c, "%s", "")
 
 /* N segments from the records' (offset, length) pairs at P. */
 static unsigned ram_segs(const uint8_t *p, unsigned n, struct iovec *v)
@@ -102,7 +96,7 @@ static void op_tx(struct vnet *n, const uint8_t *r)
 	uint8_t *buf = malloc(cap ? cap : 1);
 
 	ssize_t ret = vnet_tx_copy(n, v, nout, buf, cap);
-	if (trace)
+	if (fuzz_trace)
 		fprintf(stderr, "TX segs %u bytes %zu cap %zu -> %zd\n", nout, total, cap, ret);
 	CHECK(!memcmp(before, area, sizeof(area)));
 	if (total < VNET_HDR_LEN + VNET_ETH_HLEN)
@@ -157,7 +151,7 @@ static void op_ctrl(struct vnet *n, const uint8_t *r)
 
 	struct vnet_ctrl_result res;
 	uint32_t ret = vnet_handle_ctrl_res(n, v, nout, v + nout, nin, &res);
-	if (trace)
+	if (fuzz_trace)
 		fprintf(stderr, "CTRL out %u in %u class %d cmd %d -> %u ack %d %s\n", nout, nin,
 			res.cls, res.cmd, ret, res.ack, res.why ? res.why : "");
 	CHECK(ret == (ack ? 1u : 0u));
@@ -242,7 +236,7 @@ static void op_rx(struct vnet *n, const uint8_t *r)
 	}
 	bool mrg = n->features & VNET_BIT(VIRTIO_NET_F_MRG_RXBUF);
 	int ret = vnet_rx_place(n, pkt, len, &fops, &f);
-	if (trace)
+	if (fuzz_trace)
 		fprintf(stderr, "RX len %zu chains %u (scale %u) mrg %d -> %d\n", len, f.nchains,
 			scale, mrg, ret);
 	CHECK(ret >= -EMSGSIZE && ret <= (int)f.nchains);
@@ -317,7 +311,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(area, GUARD_BYTE, sizeof(area));
 	memset(ram, 0, RAM_SIZE);
 	memcpy(ram, data + at, size - at < RAM_SIZE ? size - at : RAM_SIZE);
-	if (trace)
+	if (fuzz_trace)
 		fprintf(stderr, "features %#llx offered %#llx, %u records\n",
 			(unsigned long long)n.features, (unsigned long long)n.offered, nrec);
 
@@ -344,7 +338,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	const char *tr = getenv("CELLVM_FUZZ_VIRTIO_NET_TRACE");
-	trace = tr && *tr && *tr != '0';
+	fuzz_setup("fuzz_virtio_net", "VIRTIO_NET", NULL);
 	return 0;
 }

@@ -37,7 +37,6 @@
  * corpus/virtqueue) into DIR and exits.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +44,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "tools/fuzz/harness_common.h"
 #include "devices/virtio/guest_mem.h"
 #include "devices/virtio/virtqueue.h"
 #include "vmm-core/layout.h"
@@ -76,28 +76,7 @@ enum {
 	OP_COUNT,
 };
 
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "fuzz_virtqueue: invariant violated at %s:%d: %s: ", \
-				__FILE__, __LINE__, #cond);                                \
-			fprintf(stderr, __VA_ARGS__);                                      \
-			fprintf(stderr, "\n");                                             \
-			abort();                                                           \
-		}                                                                          \
-	} while (0)
-
-static bool trace_on;
-
-__attribute__((format(printf, 1, 2))) static void trace(const char *fmt, ...)
-{
-	va_list ap;
-	if (!trace_on)
-		return;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-}
+#define CHECK FUZZ_CHECK
 
 struct harness {
 	uint8_t *low, *high;
@@ -180,7 +159,7 @@ static int pop_one(struct harness *h)
 	snapshot(h);
 	int r = vq_pop(&h->vq, &req);
 	check_writes(h, "vq_pop");
-	trace("pop -> %d %s\n", r, r < 0 ? vq_error(&h->vq) : "");
+	FUZZ_TRACE("pop -> %d %s\n", r, r < 0 ? vq_error(&h->vq) : "");
 	if (!h->enabled) {
 		CHECK(r == -EINVAL, "pop on a disabled queue returned %d", r);
 		return r;
@@ -216,7 +195,7 @@ static int pop_one(struct harness *h)
 static void enable(struct harness *h)
 {
 	int r = vq_enable(&h->vq, &h->cfg);
-	trace("enable size %u desc 0x%llx avail 0x%llx used 0x%llx ev %d ind %d -> %d %s\n",
+	FUZZ_TRACE("enable size %u desc 0x%llx avail 0x%llx used 0x%llx ev %d ind %d -> %d %s\n",
 	      h->cfg.size, (unsigned long long)h->cfg.desc, (unsigned long long)h->cfg.avail,
 	      (unsigned long long)h->cfg.used, h->cfg.event_idx, h->cfg.indirect, r,
 	      vq_error(&h->vq));
@@ -255,7 +234,7 @@ static void run_op(struct harness *h, const uint8_t *op)
 			snapshot(h);
 			r = vq_push(&h->vq, head, (uint32_t)b << (c % 32));
 			check_writes(h, "vq_push");
-			trace("push %u -> %d\n", head, r);
+			FUZZ_TRACE("push %u -> %d\n", head, r);
 			/* OP_PUSH_RAW may have used up the in-flight count. */
 			CHECK(r == 0 || (r == -EIO && vq_is_broken(&h->vq)) ||
 				      (r == -EINVAL && inflight == 0),
@@ -268,7 +247,7 @@ static void run_op(struct harness *h, const uint8_t *op)
 		snapshot(h);
 		r = vq_push(&h->vq, (uint16_t)(a | b << 8), c);
 		check_writes(h, "vq_push");
-		trace("push raw %u -> %d\n", a | b << 8, r);
+		FUZZ_TRACE("push raw %u -> %d\n", a | b << 8, r);
 		CHECK(r == 0 || r == -EINVAL || r == -EIO, "push returned %d", r);
 		break;
 	case OP_PUBLISH: {
@@ -289,7 +268,7 @@ static void run_op(struct harness *h, const uint8_t *op)
 		snapshot(h);
 		r = vq_should_notify(&h->vq);
 		check_writes(h, "vq_should_notify");
-		trace("notify -> %d\n", r);
+		FUZZ_TRACE("notify -> %d\n", r);
 		break;
 	case OP_DISABLE:
 		snapshot(h);
@@ -300,7 +279,7 @@ static void run_op(struct harness *h, const uint8_t *op)
 		snapshot(h);
 		r = vq_enable_notify(&h->vq);
 		check_writes(h, "vq_enable_notify");
-		trace("enable_notify -> %d\n", r);
+		FUZZ_TRACE("enable_notify -> %d\n", r);
 		break;
 	case OP_POKE:
 		guest_write(h, a | b << 8, (uint8_t)c);
@@ -608,12 +587,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	const char *seeds = getenv("CELLVM_FUZZ_VIRTQUEUE_WRITE_SEEDS");
-	if (seeds) {
-		write_seeds(seeds);
-		exit(0);
-	}
-	const char *tr = getenv("CELLVM_FUZZ_VIRTQUEUE_TRACE");
-	trace_on = tr && *tr && strcmp(tr, "0") != 0;
+	fuzz_setup("fuzz_virtqueue", "VIRTQUEUE", write_seeds);
 	return 0;
 }
