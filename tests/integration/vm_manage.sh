@@ -187,6 +187,12 @@ expect 0 "info c64" info c64
 grep -q '^  serial3' "$T/out" && fail "serial1 removed, yet 4 serial ports"
 has "$T/out" "^  serial2 +output serial3.txt" "the ports after serial1 moved up"
 
+# A COM1 that is a unix socket is not relayed: console says where it is.
+expect 0 "create con" create con
+expect 0 "COM1 as a socket" set con --device-add serial --socket com1.sock
+refused 1 "COM1 of VM 'con' is the unix socket $ROOT/[0-9a-f-]*/com1.sock" console con
+expect 0 "delete con" delete con
+
 # --- the lock: a running VM's set and delete are refused ------------------------
 (exec 9>>"$D/.lock"; flock -n 9 || exit 1; exec sleep 60) &
 holder=$!

@@ -76,7 +76,14 @@ static int run(int argc, char **argv, const char *cmd)
 		return rc;
 	if (vmdir_find(root, argv[optind], false, &e, err, sizeof(err)) < 0)
 		return cmd_fail(cmd, CMD_FAILED, "%s", err);
-	if (!strcmp(cmd, "console")) {
+	if (!strcmp(cmd, "console") && e.def->nserials && e.def->serials[0].kind == VM_SERIAL_SOCKET) {
+		/* The UART process listens there itself; nothing to relay. */
+		const char *p = e.def->serials[0].path;
+		rc = cmd_fail(cmd, CMD_FAILED,
+			      "COM1 of VM '%s' is the unix socket %s%s%s (its <socket>): connect to it "
+			      "there, e.g. socat -,raw,echo=0 UNIX-CONNECT:PATH",
+			      e.def->name, p[0] == '/' ? "" : e.dir, p[0] == '/' ? "" : "/", p);
+	} else if (!strcmp(cmd, "console")) {
 		fprintf(stderr, "cellvm console: attached to VM '%s' (detach: Ctrl-])\r\n",
 			e.def->name);
 		rc = cellvm_console(e.dir, 0, 1, err, sizeof(err));
