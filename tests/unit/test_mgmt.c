@@ -4,7 +4,10 @@
  * (tools/cellvm/control_server.c) on a socketpair with stand-in callbacks:
  * each request kind reaches its callback, the reply carries the state,
  * refusals carry the error, kill comes after the reply, and a request that
- * does not decode gets an error reply. */
+ * does not decode gets an error reply; and the listening server in an
+ * event loop: clients that send nothing or half a frame do not delay
+ * another's answer, are dropped at their deadline, and a full set of them
+ * makes the next client wait, not fail. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,9 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <event2/event.h>
 
 #include "proto/mgmt.pb-c.h"
 #include "tools/cellvm/control_server.h"
@@ -238,6 +244,112 @@ static void test_unknown_and_garbage(void **state)
 	cellvm__mgmt__reply__free_unpacked(r, NULL);
 }
 
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* Runs BASE's loop until FD has something to read (or is closed); the
+ * seconds that took, or -1 after LIMIT seconds. */
+static double loop_until_readable(struct event_base *base, int fd, double limit)
+{
+	double t0 = now_s();
+	while (now_s() - t0 < limit) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		char b;
+		ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n >= 0)
+			return now_s() - t0;
+		usleep(1000);
+	}
+	return -1;
+}
+
+static void test_server_not_held_by_silent_clients(void **state)
+{
+	(void)state;
+	memset(&calls, 0, sizeof(calls));
+	char dir[] = "/tmp/test_mgmt.XXXXXX", path[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/control.sock", dir);
+	struct event_base *base = event_base_new();
+	assert_non_null(base);
+	struct control_server s;
+	const struct control_ops ops = {.state = fake_state, .power_button = fake_button,
+					.pause = fake_pause, .kill = fake_kill};
+	char err[256];
+	assert_int_equal(control_server_open(&s, base, path, &ops, err, sizeof(err)), 0);
+
+	/* A full set of clients: silent ones and one with half a header. */
+	int quiet[CONTROL_MAX_CONNS];
+	for (int i = 0; i < CONTROL_MAX_CONNS; i++) {
+		quiet[i] = connect_to(path);
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	}
+	assert_int_equal(send(quiet[0], "\0\0", 2, 0), 2);
+	assert_int_equal(s.nconns, CONTROL_MAX_CONNS);
+
+	/* One more with a whole request waits in the backlog, then is
+	 * answered once the others' deadline (1 s) frees their slots. */
+	int asker = connect_to(path);
+	Cellvm__Mgmt__Request req = CELLVM__MGMT__REQUEST__INIT;
+	req.kind = CELLVM__MGMT__REQUEST__KIND__STATE;
+	assert_int_equal(mgmt_send(asker, &req.base), 0);
+	for (int i = 0; i < 20; i++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	char b;
+	assert_int_equal(recv(asker, &b, 1, MSG_PEEK | MSG_DONTWAIT), -1); /* waits */
+	assert_true(loop_until_readable(base, asker, 5) >= 0);
+	uint8_t *buf;
+	size_t len;
+	assert_int_equal(mgmt_recv(asker, 1000, &buf, &len), 0);
+	Cellvm__Mgmt__Reply *r = cellvm__mgmt__reply__unpack(NULL, len, buf);
+	free(buf);
+	assert_non_null(r);
+	assert_true(r->ok);
+	assert_int_equal(r->state->pid, 4242);
+	cellvm__mgmt__reply__free_unpacked(r, NULL);
+	/* The silent ones were dropped (end of file, no reply). */
+	for (int i = 0; i < CONTROL_MAX_CONNS; i++) {
+		assert_int_equal(recv(quiet[i], &b, 1, MSG_DONTWAIT), 0);
+		close(quiet[i]);
+	}
+	close(asker);
+
+	/* With one silent client connected, another is answered at once. */
+	int silent = connect_to(path);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	asker = connect_to(path);
+	assert_int_equal(mgmt_send(asker, &req.base), 0);
+	assert_true(loop_until_readable(base, asker, 5) >= 0);
+	/* Answered before the silent client's deadline: it is still open. */
+	assert_int_equal(recv(silent, &b, 1, MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+	close(asker);
+
+	/* Closing the server drops what is still connected. */
+	control_server_close(&s);
+	assert_int_equal(s.nconns, 0);
+	assert_int_equal(recv(silent, &b, 1, MSG_DONTWAIT), 0);
+	close(silent);
+	event_base_free(base);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +362,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pause_resume, open_pair, close_pair),
 		cmocka_unit_test_setup_teardown(test_kill_after_reply, open_pair, close_pair),
 		cmocka_unit_test_setup_teardown(test_unknown_and_garbage, open_pair, close_pair),
+		cmocka_unit_test(test_server_not_held_by_silent_clients),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

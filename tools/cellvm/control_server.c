@@ -1,9 +1,12 @@
-/* The control socket of a running VM; see control_server.h.  A request is
- * read with a short deadline so that a silent client cannot hold the
- * supervisor, which serves it in its event loop. */
+/* The control socket of a running VM; see control_server.h.  Requests are
+ * read without blocking, from the supervisor's event loop: a client that
+ * sends nothing, or half a frame, holds a connection slot until its
+ * deadline and never the supervisor (which also relays the console and
+ * watches the VM's processes). */
 #include "tools/cellvm/control_server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,16 @@
 
 #define REQUEST_TIMEOUT_MS 1000
 
+/* A connection whose request is arriving. */
+struct control_conn {
+	struct control_server *s;
+	int fd;
+	struct event *ev;
+	uint8_t hdr[4];
+	uint8_t *body;
+	size_t have, need; /* bytes of header then body; need 0: header not whole */
+};
+
 static void reply(int client, Cellvm__Mgmt__State *st, bool ok, const char *error)
 {
 	Cellvm__Mgmt__Reply r = CELLVM__MGMT__REPLY__INIT;
@@ -25,16 +38,12 @@ static void reply(int client, Cellvm__Mgmt__State *st, bool ok, const char *erro
 	mgmt_send(client, &r.base);
 }
 
-void control_server_serve(struct control_server *s, int client)
+/* Answers one whole request frame. */
+static void serve_frame(struct control_server *s, int client, const uint8_t *buf, size_t len)
 {
-	uint8_t *buf;
-	size_t len;
 	char err[256] = "";
 	Cellvm__Mgmt__State st = CELLVM__MGMT__STATE__INIT;
-	if (mgmt_recv(client, REQUEST_TIMEOUT_MS, &buf, &len) < 0)
-		return; /* nothing whole arrived in time: nobody to answer */
 	Cellvm__Mgmt__Request *req = cellvm__mgmt__request__unpack(NULL, len, buf);
-	free(buf);
 	s->ops.state(s->ops.ctx, &st);
 	if (!req) {
 		reply(client, &st, false, "the request does not decode (proto/mgmt.proto)");
@@ -67,15 +76,100 @@ void control_server_serve(struct control_server *s, int client)
 		s->ops.kill(s->ops.ctx);
 }
 
+void control_server_serve(struct control_server *s, int client)
+{
+	uint8_t *buf;
+	size_t len;
+	if (mgmt_recv(client, REQUEST_TIMEOUT_MS, &buf, &len) < 0)
+		return; /* nothing whole arrived in time: nobody to answer */
+	serve_frame(s, client, buf, len);
+	free(buf);
+}
+
+static void conn_end(struct control_conn *c)
+{
+	struct control_server *s = c->s;
+	for (unsigned i = 0; i < s->nconns; i++)
+		if (s->conns[i] == c)
+			s->conns[i] = s->conns[--s->nconns];
+	if (s->nconns == CONTROL_MAX_CONNS - 1 && s->ev)
+		event_add(s->ev, NULL); /* accept again */
+	event_free(c->ev);
+	close(c->fd);
+	free(c->body);
+	free(c);
+}
+
+/* Reads what has come; 1 once the frame is whole, 0 for more, -1: drop. */
+static int conn_read(struct control_conn *c)
+{
+	for (;;) {
+		uint8_t *dst = c->need ? c->body + c->have : c->hdr + c->have;
+		size_t want = (c->need ? c->need : sizeof(c->hdr)) - c->have;
+		ssize_t n = recv(c->fd, dst, want, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -1;
+		if (n == 0)
+			return -1; /* closed before a whole request */
+		c->have += (size_t)n;
+		if (c->have < (c->need ? c->need : sizeof(c->hdr)))
+			continue;
+		if (c->need)
+			return 1;
+		uint32_t len = (uint32_t)c->hdr[0] << 24 | (uint32_t)c->hdr[1] << 16 |
+			       (uint32_t)c->hdr[2] << 8 | c->hdr[3];
+		if (len == 0 || len > MGMT_MAX_MSG)
+			return -1;
+		c->body = malloc(len);
+		if (!c->body)
+			return -1;
+		c->need = len;
+		c->have = 0;
+	}
+}
+
+static void on_conn(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	struct control_conn *c = arg;
+	int rc = what & EV_TIMEOUT ? -1 : conn_read(c);
+	if (rc == 0)
+		return;
+	if (rc == 1) {
+		/* The reply is small and the socket's buffer empty: a plain send. */
+		int fl = fcntl(c->fd, F_GETFL);
+		if (fl >= 0)
+			fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
+		serve_frame(c->s, c->fd, c->body, c->need);
+	}
+	conn_end(c);
+}
+
 static void on_accept(evutil_socket_t fd, short what, void *arg)
 {
 	(void)what;
 	struct control_server *s = arg;
-	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-	if (c < 0)
+	int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (cfd < 0)
 		return;
-	control_server_serve(s, c);
-	close(c);
+	struct control_conn *c = calloc(1, sizeof(*c));
+	const struct timeval deadline = {REQUEST_TIMEOUT_MS / 1000, REQUEST_TIMEOUT_MS % 1000 * 1000};
+	if (c)
+		c->ev = event_new(s->base, cfd, EV_READ | EV_PERSIST, on_conn, c);
+	if (!c || !c->ev || event_add(c->ev, &deadline) < 0) {
+		if (c && c->ev)
+			event_free(c->ev);
+		free(c);
+		close(cfd);
+		return;
+	}
+	c->s = s;
+	c->fd = cfd;
+	s->conns[s->nconns++] = c;
+	if (s->nconns == CONTROL_MAX_CONNS)
+		event_del(s->ev); /* the next clients wait in the backlog */
 }
 
 int control_server_open(struct control_server *s, struct event_base *base, const char *path,
@@ -83,6 +177,7 @@ int control_server_open(struct control_server *s, struct event_base *base, const
 {
 	memset(s, 0, sizeof(*s));
 	s->ops = *ops;
+	s->base = base;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		snprintf(err, errlen, "--control %s: path too long for a unix socket", path);
@@ -116,6 +211,8 @@ int control_server_open(struct control_server *s, struct event_base *base, const
 
 void control_server_close(struct control_server *s)
 {
+	while (s->nconns)
+		conn_end(s->conns[0]);
 	if (s->ev)
 		event_free(s->ev);
 	s->ev = NULL;

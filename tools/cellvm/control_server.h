@@ -1,5 +1,6 @@
 /* The supervisor's end of a VM's control socket (proto/mgmt.proto): one
- * request per connection, answered through the callbacks. */
+ * request per connection, read without blocking from the event loop (each
+ * within a deadline) and answered through the callbacks. */
 #ifndef CELLVM_TOOLS_CELLVM_CONTROL_SERVER_H
 #define CELLVM_TOOLS_CELLVM_CONTROL_SERVER_H
 
@@ -20,20 +21,27 @@ struct control_ops {
 	void (*kill)(void *ctx);
 };
 
+#define CONTROL_MAX_CONNS 8 /* requests on the way at once; more wait in listen() */
+
+struct control_conn;
+
 struct control_server {
 	char path[108];
 	int listen_fd;
+	struct event_base *base;
 	struct event *ev;
 	struct control_ops ops;
+	struct control_conn *conns[CONTROL_MAX_CONNS];
+	unsigned nconns;
 };
 
 /* Listens on PATH (mode 0600; a stale socket replaced).  0, or -1 with err. */
 int control_server_open(struct control_server *s, struct event_base *base, const char *path,
 			const struct control_ops *ops, char *err, size_t errlen);
-/* Stops listening and removes the socket. */
+/* Stops listening, drops requests still arriving, removes the socket. */
 void control_server_close(struct control_server *s);
-/* One request on a connected client (the server's accept handler uses it;
- * tests call it directly). */
+/* One request on a connected client, waiting for it (up to a second): for
+ * tests; the server's own connections do not wait. */
 void control_server_serve(struct control_server *s, int client);
 
 #endif
