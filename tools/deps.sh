@@ -5,7 +5,7 @@ set -e
 pkgs="gcc make pkg-config libc6-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler
       libseccomp-dev uuid-dev libcmocka-dev clang libclang-rt-14-dev socat
       acpica-tools zlib1g-dev libzstd-dev libxml2-dev qemu-utils e2fsprogs genisoimage
-      iproute2 util-linux"
+      iproute2 util-linux systemd"
 missing=
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

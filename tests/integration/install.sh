@@ -1,6 +1,6 @@
 #!/bin/sh
 # make install into a DESTDIR: the files are where docs/vm-management.md
-# says, the installed cellvm finds cellvm-core and the device programs
+# says, systemd-analyze accepts the unit, the installed cellvm finds cellvm-core and the device programs
 # under libexec/cellvm, and a program built with pkg-config's flags for
 # cellvm-client links against the installed library and runs.
 set -u
@@ -22,6 +22,16 @@ done
 [ ! -e "$D$P/bin/cellvm-core" ] || fail "cellvm-core is in bin (it belongs in libexec/cellvm)"
 grep -q "^ExecStart=$P/bin/cellvm start --foreground %i" "$D$P/lib/systemd/system/cellvm@.service" ||
     fail "cellvm@.service does not run $P/bin/cellvm start --foreground"
+
+# systemd's own check of the unit (an instance of the template, installed
+# where its ExecStart points): directives, and that the programs exist.
+make -s install BUILD="$BUILD" PREFIX="$T/prefix" >"$T/make2.out" 2>&1 ||
+    { cat "$T/make2.out"; fail "make install PREFIX=$T/prefix failed"; }
+u=$T/prefix/lib/systemd/system
+cp "$u/cellvm@.service" "$u/cellvm@web1.service"
+# (It exits 0 on unknown keys and bad values, so any output is a failure.)
+systemd-analyze verify "$u/cellvm@web1.service" >"$T/verify.out" 2>&1 && [ ! -s "$T/verify.out" ] ||
+    { cat "$T/verify.out"; fail "systemd-analyze verify finds fault with cellvm@.service"; }
 
 env -u CELLVM_BIN_DIR "$D$P/bin/cellvm" run --help >"$T/help.out" 2>&1 || { cat "$T/help.out"; fail "installed cellvm run --help failed"; }
 grep -q "^Internal programs (cellvm-core, cellvm-dev-\*) from: $D$P/libexec/cellvm\$" "$T/help.out" ||
@@ -48,4 +58,4 @@ mkdir "$T/root"
 LD_LIBRARY_PATH="$D$P/lib" "$T/client" "$T/root" >"$T/client.out" 2>&1 ||
     { cat "$T/client.out"; fail "the client program failed"; }
 grep -q "nosuchvm" "$T/client.out" || { cat "$T/client.out"; fail "cellvm_find's error does not name the VM"; }
-echo "ok: make install layout, libexec lookup, pkg-config cellvm-client"
+echo "ok: make install layout, the systemd unit verified, libexec lookup, pkg-config cellvm-client"
