@@ -131,15 +131,40 @@ static bool in_range(uint64_t c, uint64_t off, uint64_t len, unsigned bits)
 	return len && c >= off >> bits && c <= (off + len - 1) >> bits;
 }
 
+/* Whether an entry of TABLE (N entries, offsets in QCOW2_OFFSET_MASK)
+ * points at cluster C. */
+static bool table_points_at(struct qcow2 *q, const uint64_t *table, uint64_t n, uint64_t c)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t off = table[i] & QCOW2_OFFSET_MASK;
+		if (off && off >> q->cluster_bits == c)
+			return true;
+	}
+	return false;
+}
+
 /* A cluster with refcount 0 may still hold the tables we know of when the
- * image is corrupt: never hand those out. */
+ * image is corrupt (a hostile file can say a refcount block or an L2 table
+ * is free): never hand those out, or guest data and metadata would share
+ * a cluster.  Only clusters inside the file are looked up (nothing of ours
+ * lives past its end), so appending to an image costs nothing here. */
 static bool known_metadata(struct qcow2 *q, uint64_t c)
 {
-	return in_range(c, q->l1_offset, (uint64_t)q->l1_size * 8, q->cluster_bits) ||
-	       in_range(c, q->reftable_offset, (uint64_t)q->reftable_clusters << q->cluster_bits,
-			q->cluster_bits) ||
-	       (q->nb_snapshots &&
-		in_range(c, q->snapshots_offset, q->snapshots_len, q->cluster_bits));
+	if (in_range(c, q->l1_offset, (uint64_t)q->l1_size * 8, q->cluster_bits) ||
+	    in_range(c, q->reftable_offset, (uint64_t)q->reftable_clusters << q->cluster_bits,
+		     q->cluster_bits) ||
+	    (q->nb_snapshots && in_range(c, q->snapshots_offset, q->snapshots_len, q->cluster_bits)))
+		return true;
+	if (c >= qcow2_clusters(q, q->file_size))
+		return false;
+	if (table_points_at(q, q->reftable, q->reftable_size, c) ||
+	    table_points_at(q, q->l1, q->l1_size, c))
+		return true;
+	for (uint32_t i = 0; q->snaps && i < q->nb_snapshots; i++)
+		if (in_range(c, q->snaps[i].l1_offset, (uint64_t)q->snaps[i].l1_size * 8,
+			     q->cluster_bits))
+			return true;
+	return false;
 }
 
 /* A repair allocates refcount blocks while it compares: count them too. */
