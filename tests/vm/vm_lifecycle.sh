@@ -4,7 +4,8 @@
 # -> pause (the guest's counter stops) / resume (it goes on) -> a second
 # start is refused -> stop: the power button, and the guest powers off by
 # itself -> list says stopped; restart gives a new supervisor; SIGKILL to
-# it leaves no process and list says stopped; delete removes the directory.
+# it leaves no process and list says stopped; start --foreground and stop
+# as the systemd unit runs them; delete removes the directory.
 . tests/vm/lib.sh
 
 R=$T/root
@@ -118,6 +119,26 @@ done
 vm list --all >"$T/list.out"
 expect "$T/list.out" ' lc +stopped '
 
+# As cellvm@.service runs it: ExecStart, the supervisor in the foreground;
+# ExecStop, stop by the power button; the foreground command then exits 0
+# (what systemd's Restart=on-failure takes for a clean end).
+n0=$(buttons)
+vm start lc --foreground >"$T/fg.out" 2>&1 &
+fg=$!
+i=0
+while [ "$(buttons)" -le "$n0" ]; do
+    i=$((i + 1))
+    [ $i -le 180 ] || { cat "$T/fg.out"; fail "start --foreground: no guest button driver in 90 s"; }
+    sleep 0.5
+done
+vm list >"$T/list.out"
+expect "$T/list.out" ' lc +running '
+vm stop lc --timeout 60 >"$T/stop.out" 2>&1 || { cat "$T/stop.out" "$T/fg.out"; fail "stop (foreground)"; }
+wait_pid "$fg" 30
+rc=$?
+[ "$rc" -eq 0 ] || { cat "$T/fg.out"; fail "start --foreground exited $rc after the guest powered off"; }
+expect "$T/fg.out" 'the guest powered off'
+
 vm delete lc >/dev/null || fail "delete"
 [ ! -e "$dir" ] || fail "delete left $dir"
-echo "ok: create, set, start, console, pause/resume, refused start, power-button stop, restart, SIGKILL, delete"
+echo "ok: create, set, start, console, pause/resume, refused start, power-button stop, restart, SIGKILL, foreground start/stop, delete"
