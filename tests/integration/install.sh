@@ -1,8 +1,9 @@
 #!/bin/sh
 # make install into a DESTDIR: the files are where docs/vm-management.md
-# says, systemd-analyze accepts the unit, the installed cellvm finds cellvm-core and the device programs
-# under libexec/cellvm, and a program built with pkg-config's flags for
-# cellvm-client links against the installed library and runs.
+# says, systemd-analyze accepts the unit, the installed cellvm finds
+# cellvm-core and the device programs under libexec/cellvm, and a program
+# built with pkg-config's flags for cellvm-client links against the
+# installed library and runs.
 set -u
 BUILD=${BUILD:-build}
 fail() { echo "FAIL: $*"; exit 1; }

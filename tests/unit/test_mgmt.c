@@ -6,8 +6,9 @@
  * refusals carry the error, kill comes after the reply, and a request that
  * does not decode gets an error reply; and the listening server in an
  * event loop: clients that send nothing or half a frame do not delay
- * another's answer, are dropped at their deadline, and a full set of them
- * makes the next client wait, not fail. */
+ * another's answer, are dropped at their deadline (which trickling bytes
+ * do not push back), a full set of them makes the next client wait, not
+ * fail, and an empty request body gets its answer. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -340,6 +341,36 @@ static void test_server_not_held_by_silent_clients(void **state)
 	assert_int_equal(recv(silent, &b, 1, MSG_DONTWAIT), -1);
 	assert_int_equal(errno, EAGAIN);
 	close(asker);
+
+	/* An empty body is a whole request (every field default: KIND_NONE),
+	 * answered like any other. */
+	asker = connect_to(path);
+	assert_int_equal(send(asker, "\0\0\0\0", 4, 0), 4);
+	assert_true(loop_until_readable(base, asker, 5) >= 0);
+	assert_int_equal(mgmt_recv(asker, 1000, &buf, &len), 0);
+	r = cellvm__mgmt__reply__unpack(NULL, len, buf);
+	free(buf);
+	assert_non_null(r);
+	assert_false(r->ok);
+	assert_non_null(strstr(r->error, "unknown request kind 0"));
+	cellvm__mgmt__reply__free_unpacked(r, NULL);
+	close(asker);
+
+	/* A client that trickles a byte now and then does not push its
+	 * deadline back: it is dropped within the 2.5 s it keeps trickling. */
+	int trickler = connect_to(path);
+	bool dropped = false;
+	for (int i = 0; i < 10 && !dropped; i++) {
+		assert_int_equal(send(trickler, i < 3 ? "\0" : "x", 1, MSG_NOSIGNAL), 1);
+		double t0 = now_s();
+		while (!dropped && now_s() - t0 < 0.25) {
+			event_base_loop(base, EVLOOP_NONBLOCK);
+			dropped = recv(trickler, &b, 1, MSG_DONTWAIT) == 0;
+			usleep(1000);
+		}
+	}
+	assert_true(dropped);
+	close(trickler);
 
 	/* Closing the server drops what is still connected. */
 	control_server_close(&s);

@@ -90,15 +90,20 @@ expect "$T/list.out" ' lc +stopped '
 # it again.
 # (The .txt file is appended to: wait for this boot's line, not the first's.)
 buttons() { tr -d '\r' <"$com1" | grep -c '^guest: power button is /dev/input/event'; }
+# wait_button N0 WHAT: until a boot after the N0 seen so far has loaded
+# its button driver (90 s).
+wait_button() {
+    i=0
+    while [ "$(buttons)" -le "$1" ]; do
+        i=$((i + 1))
+        [ $i -le 180 ] || fail "$2: the guest did not load its button driver in 90 s"
+        sleep 0.5
+    done
+}
 n0=$(buttons)
 vm start lc >/dev/null 2>&1 || fail "start again"
 first=$(sed -n 's/^--- cellvm start (pid \([0-9]*\)).*/\1/p' "$dir/cellvm.log" | tail -1)
-i=0
-while [ "$(buttons)" -le "$n0" ]; do
-    i=$((i + 1))
-    [ $i -le 180 ] || fail "the restarted guest did not load its button driver in 90 s"
-    sleep 0.5
-done
+wait_button "$n0" "start again"
 vm restart lc --timeout 60 >"$T/restart.out" 2>&1 || { cat "$T/restart.out"; fail "restart"; }
 expect "$T/restart.out" "powered off \(the guest shut down\)"
 expect "$T/restart.out" "^Started VM 'lc'"
@@ -125,12 +130,7 @@ expect "$T/list.out" ' lc +stopped '
 n0=$(buttons)
 vm start lc --foreground >"$T/fg.out" 2>&1 &
 fg=$!
-i=0
-while [ "$(buttons)" -le "$n0" ]; do
-    i=$((i + 1))
-    [ $i -le 180 ] || { cat "$T/fg.out"; fail "start --foreground: no guest button driver in 90 s"; }
-    sleep 0.5
-done
+wait_button "$n0" "start --foreground (its output: $T/fg.out)"
 vm list >"$T/list.out"
 expect "$T/list.out" ' lc +running '
 vm stop lc --timeout 60 >"$T/stop.out" 2>&1 || { cat "$T/stop.out" "$T/fg.out"; fail "stop (foreground)"; }

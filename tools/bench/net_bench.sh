@@ -54,7 +54,7 @@ die() { echo "net_bench: error: $*" >&2; exit 1; }
 # on it (MADV_HUGEPAGE), which the host grants only where shmem_enabled is
 # "advise" (or "always"); QEMU's anonymous RAM gets them with the usual
 # enabled=always|madvise.  Debian's default for shared memory is "never",
-# so, as docs/benchmarks.md asks of an operator, this run sets "advise"
+# so, as docs/vm-management.md asks of an operator, this run sets "advise"
 # (NET_BENCH_SHMEM_THP, default advise; "keep" leaves this host's setting,
 # to measure 4 KiB pages) and puts the old value back at the end.
 THP=/sys/kernel/mm/transparent_hugepage/shmem_enabled

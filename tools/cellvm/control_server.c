@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tools/libcellvm/mgmt_frame.h"
@@ -24,9 +25,10 @@ struct control_conn {
 	struct control_server *s;
 	int fd;
 	struct event *ev;
+	struct timespec deadline; /* from its accept: trickling bytes do not extend it */
 	uint8_t hdr[4];
-	uint8_t *body;
-	size_t have, need; /* bytes of header then body; need 0: header not whole */
+	uint8_t *body;     /* NULL while the header arrives */
+	size_t have, need; /* bytes so far of the header, then of the body's NEED */
 };
 
 static void reply(int client, Cellvm__Mgmt__State *st, bool ok, const char *error)
@@ -104,9 +106,10 @@ static void conn_end(struct control_conn *c)
 static int conn_read(struct control_conn *c)
 {
 	for (;;) {
-		uint8_t *dst = c->need ? c->body + c->have : c->hdr + c->have;
-		size_t want = (c->need ? c->need : sizeof(c->hdr)) - c->have;
-		ssize_t n = recv(c->fd, dst, want, 0);
+		size_t total = c->body ? c->need : sizeof(c->hdr);
+		if (c->body && c->have == total)
+			return 1;
+		ssize_t n = recv(c->fd, (c->body ? c->body : c->hdr) + c->have, total - c->have, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -114,28 +117,37 @@ static int conn_read(struct control_conn *c)
 		if (n == 0)
 			return -1; /* closed before a whole request */
 		c->have += (size_t)n;
-		if (c->have < (c->need ? c->need : sizeof(c->hdr)))
+		if (c->have < total || c->body)
 			continue;
-		if (c->need)
-			return 1;
-		uint32_t len = (uint32_t)c->hdr[0] << 24 | (uint32_t)c->hdr[1] << 16 |
-			       (uint32_t)c->hdr[2] << 8 | c->hdr[3];
-		if (len == 0 || len > MGMT_MAX_MSG)
+		if (mgmt_frame_len(c->hdr, &c->need) < 0)
 			return -1;
-		c->body = malloc(len);
+		c->body = malloc(c->need ? c->need : 1);
 		if (!c->body)
 			return -1;
-		c->need = len;
 		c->have = 0;
 	}
+}
+
+/* The time left until C's deadline; false once it has passed. */
+static bool time_left(const struct control_conn *c, struct timeval *tv)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long us = (c->deadline.tv_sec - now.tv_sec) * 1000000LL +
+		       (c->deadline.tv_nsec - now.tv_nsec) / 1000;
+	if (us <= 0)
+		return false;
+	*tv = (struct timeval){us / 1000000, us % 1000000};
+	return true;
 }
 
 static void on_conn(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	struct control_conn *c = arg;
+	struct timeval left;
 	int rc = what & EV_TIMEOUT ? -1 : conn_read(c);
-	if (rc == 0)
+	if (rc == 0 && time_left(c, &left) && event_add(c->ev, &left) == 0)
 		return;
 	if (rc == 1) {
 		/* The reply is small and the socket's buffer empty: a plain send. */
@@ -155,10 +167,19 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 	if (cfd < 0)
 		return;
 	struct control_conn *c = calloc(1, sizeof(*c));
-	const struct timeval deadline = {REQUEST_TIMEOUT_MS / 1000, REQUEST_TIMEOUT_MS % 1000 * 1000};
-	if (c)
-		c->ev = event_new(s->base, cfd, EV_READ | EV_PERSIST, on_conn, c);
-	if (!c || !c->ev || event_add(c->ev, &deadline) < 0) {
+	const struct timeval limit = {REQUEST_TIMEOUT_MS / 1000, REQUEST_TIMEOUT_MS % 1000 * 1000};
+	if (c) {
+		clock_gettime(CLOCK_MONOTONIC, &c->deadline);
+		c->deadline.tv_sec += REQUEST_TIMEOUT_MS / 1000;
+		c->deadline.tv_nsec += REQUEST_TIMEOUT_MS % 1000 * 1000000L;
+		if (c->deadline.tv_nsec >= 1000000000L) {
+			c->deadline.tv_sec++;
+			c->deadline.tv_nsec -= 1000000000L;
+		}
+		/* Not persistent: each wake-up re-arms it with the time left. */
+		c->ev = event_new(s->base, cfd, EV_READ, on_conn, c);
+	}
+	if (!c || !c->ev || event_add(c->ev, &limit) < 0) {
 		if (c && c->ev)
 			event_free(c->ev);
 		free(c);

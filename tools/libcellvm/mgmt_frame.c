@@ -74,16 +74,22 @@ static int read_all(int fd, uint8_t *p, size_t n, long long deadline)
 	return 0;
 }
 
+int mgmt_frame_len(const uint8_t hdr[4], size_t *len)
+{
+	*len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+	return *len > MGMT_MAX_MSG ? -EMSGSIZE : 0;
+}
+
 int mgmt_recv(int fd, int timeout_ms, uint8_t **buf, size_t *len)
 {
 	long long deadline = now_ms() + timeout_ms;
 	uint8_t hdr[4];
+	size_t n;
 	int rc = read_all(fd, hdr, 4, deadline);
 	if (rc < 0)
 		return rc;
-	size_t n = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
-	if (n > MGMT_MAX_MSG)
-		return -EMSGSIZE;
+	if ((rc = mgmt_frame_len(hdr, &n)) < 0)
+		return rc;
 	*buf = malloc(n ? n : 1);
 	if (!*buf)
 		return -ENOMEM;

@@ -12,6 +12,9 @@
 
 /* Sends MSG whole.  0 or -errno. */
 int mgmt_send(int fd, const ProtobufCMessage *msg);
+/* The body length a frame's 4-byte header announces: 0, or -EMSGSIZE
+ * when it is over MGMT_MAX_MSG. */
+int mgmt_frame_len(const uint8_t hdr[4], size_t *len);
 /* Receives one frame within TIMEOUT_MS: 0 with *BUF (malloc'd) and *LEN,
  * -ETIMEDOUT, -ECONNRESET (closed before a whole frame), -EMSGSIZE, or
  * another -errno. */
