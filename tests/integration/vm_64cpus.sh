@@ -10,4 +10,4 @@ tools/mkguest/mkguest >&2 || exit 1
 if [ -c /dev/kvm ]; then
     exec sh tests/vm/run-all.sh tests/vm/smp_64cpus.sh
 fi
-exec tools/kvmhost/run --cpus 1 --memory 3G --timeout 1200 -- sh tests/vm/run-all.sh tests/vm/smp_64cpus.sh
+exec sh tests/vm/in-kvmhost.sh 1 3G 700 tests/vm/smp_64cpus.sh
