@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/sandbox.h"
@@ -128,26 +129,80 @@ struct virtqueue *virtio_pci_queue_begin(struct virtio_pci *vp, unsigned q)
 	return &vq->vq;
 }
 
-bool virtio_pci_queue_flush(struct virtio_pci *vp, unsigned q)
+uint64_t virtio_pci_now_ns(void)
 {
-	struct virtio_pci_queue *vq = &vp->q[q];
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Publishes what was pushed; interrupts when the guest wants it and
+ * moderation does not hold it (queue locked). */
+static bool publish(struct virtio_pci *vp, struct virtio_pci_queue *vq)
+{
+	uint64_t now = 0;
 	if (vq_is_broken(&vq->vq))
 		return false;
 	vq_publish(&vq->vq);
+	if (vq->irq_gap) {
+		if (vq->held_until)
+			return false; /* the held interrupt will cover this too */
+		now = virtio_pci_now_ns();
+		/* Held whether or not the guest wants it now: vq_should_notify
+		 * looks at everything published since the last interrupt when
+		 * the hold ends. */
+		if ((int64_t)(now - vq->last_irq) < (int64_t)vq->irq_gap) {
+			vq->held_until = vq->last_irq + vq->irq_gap;
+			return false;
+		}
+	}
 	if (!vq_should_notify(&vq->vq))
 		return false;
 	interrupt(vp, vq->vector, ISR_QUEUE);
+	vq->last_irq = now;
 	return true;
+}
+
+bool virtio_pci_queue_flush(struct virtio_pci *vp, unsigned q)
+{
+	return publish(vp, &vp->q[q]);
 }
 
 void virtio_pci_queue_end(struct virtio_pci *vp, unsigned q)
 {
 	struct virtio_pci_queue *vq = &vp->q[q];
 	bool broken = vq_is_broken(&vq->vq);
-	virtio_pci_queue_flush(vp, q);
+	publish(vp, vq);
 	pthread_mutex_unlock(&vq->lock);
 	if (broken)
 		needs_reset(vp, vq);
+}
+
+void virtio_pci_set_irq_gap(struct virtio_pci *vp, unsigned q, uint64_t gap_ns)
+{
+	vp->q[q].irq_gap = gap_ns;
+}
+
+uint64_t virtio_pci_queue_held_until(const struct virtio_pci *vp, unsigned q)
+{
+	return vp->q[q].held_until;
+}
+
+bool virtio_pci_queue_release_held(struct virtio_pci *vp, unsigned q, uint64_t now)
+{
+	struct virtio_pci_queue *vq = &vp->q[q];
+	if (!vq->held_until || now < vq->held_until)
+		return false;
+	vq->held_until = 0;
+	if (!virtio_pci_queue_begin(vp, q))
+		return false; /* reset or broken meanwhile: nothing to tell */
+	bool sent = vq_should_notify(&vq->vq);
+	if (sent) {
+		interrupt(vp, vq->vector, ISR_QUEUE);
+		vq->last_irq = now;
+	}
+	pthread_mutex_unlock(&vq->lock);
+	return sent;
 }
 
 void virtio_pci_config_changed(struct virtio_pci *vp)
@@ -201,6 +256,7 @@ static void reset(struct virtio_pci *vp)
 		struct virtio_pci_queue *q = &vp->q[i];
 		pthread_mutex_lock(&q->lock); /* waits for a request being served */
 		vq_reset(&q->vq);
+		q->last_irq = q->held_until = 0;
 		q->size = vp->model->queue_max;
 		q->vector = NO_VECTOR;
 		q->desc = q->driver = q->device = 0;

@@ -62,6 +62,9 @@ struct virtio_pci_queue {
 	int kick_fd;
 	pthread_t thread;
 	struct iovec *out, *in;
+	/* interrupt moderation (virtio_pci_set_irq_gap), on the model's
+	 * thread: CLOCK_MONOTONIC ns */
+	uint64_t irq_gap, last_irq, held_until;
 };
 
 struct virtio_pci {
@@ -101,6 +104,21 @@ struct virtqueue *virtio_pci_queue_begin(struct virtio_pci *vp, unsigned q);
  * true when it interrupted (for a model's counters). */
 bool virtio_pci_queue_flush(struct virtio_pci *vp, unsigned q);
 void virtio_pci_queue_end(struct virtio_pci *vp, unsigned q);
+
+/* Interrupt moderation for a queue the model serves itself: at most one
+ * interrupt per GAP_NS (0, the default: none).  An interrupt due sooner
+ * than GAP_NS after the last one is held (the used ring is published at
+ * once; the guest may poll it) until virtio_pci_queue_release_held, which
+ * the model calls at virtio_pci_queue_held_until.  The first interrupt
+ * after a quiet spell is never held, so a lone request/reply is not
+ * delayed; a stream gets one interrupt per gap for many packets. */
+void virtio_pci_set_irq_gap(struct virtio_pci *vp, unsigned q, uint64_t gap_ns);
+/* When the held interrupt of queue Q is due (CLOCK_MONOTONIC ns); 0: none. */
+uint64_t virtio_pci_queue_held_until(const struct virtio_pci *vp, unsigned q);
+/* Sends queue Q's held interrupt if it is due at NOW and the guest still
+ * wants it; true when it interrupted. */
+bool virtio_pci_queue_release_held(struct virtio_pci *vp, unsigned q, uint64_t now);
+uint64_t virtio_pci_now_ns(void);
 int virtio_pci_kick_fd(const struct virtio_pci *vp, unsigned q);
 
 /* The device configuration changed (link status, ...): a new generation

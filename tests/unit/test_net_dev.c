@@ -486,6 +486,42 @@ static void test_tx_backpressure(void **state)
 	destroy(t);
 }
 
+/* Transmit interrupts are moderated: the first after a quiet spell comes
+ * at once; one within the gap is held, the used ring published at once,
+ * and the device's own poll loop sends it when the gap ends, with no
+ * other event to wake it. */
+static void test_tx_irq_moderated(void **state)
+{
+	(void)state;
+	setenv("CELLVM_NET_TX_IRQ_GAP_US", "100000", 1);
+	struct t *t = make(0);
+	unsetenv("CELLVM_NET_TX_IRQ_GAP_US");
+	init(t, 0, true);
+	struct dh_ring r = ring(TXQ);
+	int irq = t->dev.pci.msix_fds[TXQ + 1];
+	uint8_t f[FRAME_LEN], got[256];
+	eventfd_count(irq);
+	make_frame(f, sizeof(f), OTHER, 1);
+	post_tx(t, NULL, f, sizeof(f), false);
+	rounds(t, 2);
+	assert_int_equal(dh_used_idx(&t->h, &r), 1);
+	assert_int_equal(eventfd_count(irq), 1);
+
+	make_frame(f, sizeof(f), OTHER, 2);
+	post_tx(t, NULL, f, sizeof(f), false);
+	rounds(t, 2);
+	assert_int_equal(dh_used_idx(&t->h, &r), 2);
+	assert_int_equal(eventfd_count(irq), 0); /* held */
+	net_device_poll(&t->dev, 5000); /* wakes at the end of the gap */
+	assert_int_equal(eventfd_count(irq), 1);
+	for (unsigned i = 1; i <= 2; i++) {
+		make_frame(f, sizeof(f), OTHER, i);
+		assert_int_equal(peer_frame(t, got, sizeof(got)), FRAME_LEN);
+		assert_memory_equal(got, f, FRAME_LEN);
+	}
+	destroy(t);
+}
+
 /* ---- (e) receive filter ---- */
 
 static void test_rx_filter(void **state)
@@ -632,6 +668,7 @@ int main(void)
 		cmocka_unit_test(test_tx_backpressure),
 		cmocka_unit_test(test_rx_filter),
 		cmocka_unit_test(test_tx_hostile),
+		cmocka_unit_test(test_tx_irq_moderated),
 		cmocka_unit_test(test_peer_close_link_down),
 		cmocka_unit_test(test_peer_close_intx),
 	};

@@ -356,11 +356,10 @@ static void test_hostile_rings(void **state)
 	assert_int_equal(used_idx(f), 0);
 }
 
-/* A queue the model serves itself: nothing before DRIVER_OK; then pop,
- * push, and the end call publishes and interrupts. */
-static void test_model_driven_queue(void **state)
+/* A device whose queue 0 the test serves itself (the model's
+ * `unserved`), with MSI-X on. */
+static struct fx *fx_model_driven(void)
 {
-	(void)state;
 	static struct virtio_model m;
 	m = model;
 	m.unserved = 1u << 0;
@@ -378,6 +377,15 @@ static void test_model_driven_queue(void **state)
 	s.guest_memory_fd = 0;
 	s.guest_memory_size = RAM;
 	assert_int_equal(virtio_pci_init(&f->vp, &f->d, &s, &m, NULL), 0);
+	return f;
+}
+
+/* A queue the model serves itself: nothing before DRIVER_OK; then pop,
+ * push, and the end call publishes and interrupts. */
+static void test_model_driven_queue(void **state)
+{
+	(void)state;
+	struct fx *f = fx_model_driven();
 	assert_null(virtio_pci_queue_begin(&f->vp, 0));
 	assert_true(negotiate(f, 1ull << 32));
 	device_pci_config_write(&f->d, f->d.pci.msix_cap + 2, 2, 0x8000);
@@ -400,6 +408,73 @@ static void test_model_driven_queue(void **state)
 	assert_null(virtio_pci_queue_begin(&f->vp, 5)); /* no such queue */
 }
 
+/* Serves the one request submit() offered, as a model does. */
+static void serve_one(struct fx *f)
+{
+	struct virtqueue *vq = virtio_pci_queue_begin(&f->vp, 0);
+	assert_non_null(vq);
+	struct iovec out[4], in[4];
+	struct vq_req req = {.out = out, .in = in, .out_cap = 4, .in_cap = 4};
+	assert_int_equal(vq_pop(vq, &req), 1);
+	assert_int_equal(vq_push(vq, req.head, 7), 0);
+	virtio_pci_queue_end(&f->vp, 0);
+}
+
+static bool fd_signalled_now(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	uint64_t n;
+	return poll(&p, 1, 0) == 1 && read(fd, &n, sizeof(n)) == sizeof(n);
+}
+
+/* Interrupt moderation: the first completion interrupts at once; one
+ * within the gap is published at once but its interrupt held until the
+ * model releases it when due; a held interrupt the guest no longer wants
+ * (VIRTQ_AVAIL_F_NO_INTERRUPT by then) is dropped. */
+static void test_irq_gap_holds_interrupts(void **state)
+{
+	(void)state;
+	const uint64_t gap = 10ull * 1000000000; /* no test run is this slow */
+	struct fx *f = fx_model_driven();
+	assert_true(negotiate(f, 1ull << 32));
+	device_pci_config_write(&f->d, f->d.pci.msix_cap + 2, 2, 0x8000);
+	setup_queue0(f, 2, DESC);
+	wr(f, 0x14, 1, 15);
+	virtio_pci_set_irq_gap(&f->vp, 0, gap);
+	int irq = f->d.pci.msix_fds[2];
+
+	uint64_t t0 = virtio_pci_now_ns();
+	submit(f);
+	serve_one(f);
+	assert_int_equal(used_idx(f), 1);
+	assert_true(fd_signalled_now(irq)); /* after a quiet spell: at once */
+	assert_int_equal(virtio_pci_queue_held_until(&f->vp, 0), 0);
+
+	submit(f);
+	serve_one(f);
+	assert_int_equal(used_idx(f), 2); /* published at once */
+	assert_false(fd_signalled_now(irq));
+	uint64_t due = virtio_pci_queue_held_until(&f->vp, 0);
+	assert_true(due >= t0 + gap && due <= virtio_pci_now_ns() + gap);
+	assert_false(virtio_pci_queue_release_held(&f->vp, 0, due - 1));
+	assert_false(fd_signalled_now(irq));
+	assert_true(virtio_pci_queue_release_held(&f->vp, 0, due));
+	assert_true(fd_signalled_now(irq));
+	assert_int_equal(virtio_pci_queue_held_until(&f->vp, 0), 0);
+
+	/* Within the gap again (the release counts as the last interrupt). */
+	submit(f);
+	serve_one(f);
+	due = virtio_pci_queue_held_until(&f->vp, 0);
+	assert_true(due != 0);
+	__atomic_store_n((uint16_t *)(f->ram + AVAIL), VIRTQ_AVAIL_F_NO_INTERRUPT,
+			 __ATOMIC_RELEASE);
+	assert_false(virtio_pci_queue_release_held(&f->vp, 0, due));
+	assert_false(fd_signalled_now(irq));
+	assert_int_equal(virtio_pci_queue_held_until(&f->vp, 0), 0);
+	assert_int_equal(used_idx(f), 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_reset_and_again),
 		cmocka_unit_test(test_hostile_rings),
 		cmocka_unit_test(test_model_driven_queue),
+		cmocka_unit_test(test_irq_gap_holds_interrupts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
