@@ -380,6 +380,18 @@ static struct fx *fx_model_driven(void)
 	return f;
 }
 
+/* Serves the one request submit() offered, as a model does. */
+static void serve_one(struct fx *f)
+{
+	struct virtqueue *vq = virtio_pci_queue_begin(&f->vp, 0);
+	assert_non_null(vq);
+	struct iovec out[4], in[4];
+	struct vq_req req = {.out = out, .in = in, .out_cap = 4, .in_cap = 4};
+	assert_int_equal(vq_pop(vq, &req), 1);
+	assert_int_equal(vq_push(vq, req.head, 7), 0);
+	virtio_pci_queue_end(&f->vp, 0);
+}
+
 /* A queue the model serves itself: nothing before DRIVER_OK; then pop,
  * push, and the end call publishes and interrupts. */
 static void test_model_driven_queue(void **state)
@@ -396,28 +408,10 @@ static void test_model_driven_queue(void **state)
 	usleep(20000);
 	assert_int_equal(used_idx(f), 0); /* no thread serves it */
 	assert_true(virtio_pci_kick_fd(&f->vp, 0) >= 0);
-	struct virtqueue *vq = virtio_pci_queue_begin(&f->vp, 0);
-	assert_non_null(vq);
-	struct iovec out[4], in[4];
-	struct vq_req req = {.out = out, .in = in, .out_cap = 4, .in_cap = 4};
-	assert_int_equal(vq_pop(vq, &req), 1);
-	assert_int_equal(vq_push(vq, req.head, 7), 0);
-	virtio_pci_queue_end(&f->vp, 0);
+	serve_one(f);
 	assert_int_equal(used_idx(f), 1);
 	assert_true(fd_signalled(f->d.pci.msix_fds[2]));
 	assert_null(virtio_pci_queue_begin(&f->vp, 5)); /* no such queue */
-}
-
-/* Serves the one request submit() offered, as a model does. */
-static void serve_one(struct fx *f)
-{
-	struct virtqueue *vq = virtio_pci_queue_begin(&f->vp, 0);
-	assert_non_null(vq);
-	struct iovec out[4], in[4];
-	struct vq_req req = {.out = out, .in = in, .out_cap = 4, .in_cap = 4};
-	assert_int_equal(vq_pop(vq, &req), 1);
-	assert_int_equal(vq_push(vq, req.head, 7), 0);
-	virtio_pci_queue_end(&f->vp, 0);
 }
 
 static bool fd_signalled_now(int fd)
