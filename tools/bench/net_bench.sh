@@ -39,7 +39,8 @@
 # around each transfer for that.
 # Exits 1 when a VM failed (its numbers are n/a).
 # usage: net_bench.sh   (BUILD, NET_BENCH_MIB (default 256),
-#   NET_BENCH_ROUNDS (default 3), NET_BENCH_VMMS (default "cellvm qemu"))
+#   NET_BENCH_ROUNDS (default 3), NET_BENCH_VMMS (default "cellvm qemu"),
+#   NET_BENCH_LOGS=DIR: keep each boot's stamped console as DIR/VMM.ROUND.txt)
 [ -n "${NET_BENCH_NS:-}" ] || exec env NET_BENCH_NS=1 unshare -n sh "$0" "$@" ||
     { echo "net_bench: error: unshare -n failed (root?)" >&2; exit 1; }
 . tests/vm/lib.sh
@@ -170,6 +171,7 @@ run() {
         --initrd "$BOOT_INITRD" --cpus 1 --memory "$MEM" --on-reboot stop --cmdline "$CMDLINE" \
         --net bridge=br0 2>&1 </dev/null; echo $? >"$T/rc"; } | stamp >"$T/$1.$2.txt"
     rc=$(cat "$T/rc")
+    [ -z "${NET_BENCH_LOGS:-}" ] || { mkdir -p "$NET_BENCH_LOGS" && cp "$T/$1.$2.txt" "$NET_BENCH_LOGS/"; }
     wait_pid $dst 30
     stat -c %s "$T/g2h.bin" >"$T/$1.$2.host"
     rm -f "$T/g2h.bin"
