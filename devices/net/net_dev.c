@@ -559,11 +559,18 @@ void net_device_poll(struct device *d, int timeout_ms)
 	if ((be & (POLLHUP | POLLERR)) && nd->io.kind == NET_IO_STREAM)
 		nd->hup = true;
 	/* Transmit first: its frames were waiting already. */
+	bool sent = false;
 	if (nd->tx_kicked || more || (be & POLLOUT) || nd->tx_len) {
+		uint64_t writes = nd->stats.tx_writes;
 		nd->tx_kicked = false;
 		tx_round(nd);
+		sent = nd->stats.tx_writes != writes;
 	}
-	if (!nd->rx_wait && (nd->rx_len || (be & POLLIN) || more || (nd->hup && !nd->link_down)))
+	/* The backend often answers within our write (a TAP's host TCP sends
+	 * its ACK, or more data, while the write runs): look for it now, one
+	 * read, rather than after another sleep and wake-up. */
+	if (!nd->rx_wait &&
+	    (nd->rx_len || (be & POLLIN) || more || sent || (nd->hup && !nd->link_down)))
 		rx_round(nd);
 	if (nd->config_changed) {
 		nd->config_changed = false;
