@@ -235,7 +235,7 @@ bench: deps $(BINS) $(BENCH_BINS) $(BUILD)/bench/guest/diskbench
 	 else BUILD=$(BUILD) tools/kvmhost/run --memory 3G --timeout 1200 -- sh tools/bench/disk_bench.sh; fi
 	@echo "== tools/bench/net_bench.sh"
 	@if [ -c /dev/kvm ]; then BUILD=$(BUILD) sh tools/bench/net_bench.sh; \
-	 else BUILD=$(BUILD) tools/kvmhost/run --memory 4G --timeout 1800 -- sh tools/bench/net_bench.sh; fi
+	 else BUILD=$(BUILD) tools/kvmhost/run --memory 4G --timeout 3000 -- sh tools/bench/net_bench.sh; fi
 
 # Programs for the test guest, static (tools/bench/guest_initrd.sh puts them
 # in the guest's initrd, and builds them too when make has not).

@@ -39,13 +39,14 @@
 # around each transfer for that.
 # Exits 1 when a VM failed (its numbers are n/a).
 # usage: net_bench.sh   (BUILD, NET_BENCH_MIB (default 256),
-#   NET_BENCH_ROUNDS (default 3), NET_BENCH_VMMS (default "cellvm qemu"),
+#   NET_BENCH_ROUNDS (default 8: one round varies by 30% and more),
+#   NET_BENCH_VMMS (default "cellvm qemu"),
 #   NET_BENCH_LOGS=DIR: keep each boot's stamped console as DIR/VMM.ROUND.txt)
 [ -n "${NET_BENCH_NS:-}" ] || exec env NET_BENCH_NS=1 unshare -n sh "$0" "$@" ||
     { echo "net_bench: error: unshare -n failed (root?)" >&2; exit 1; }
 . tests/vm/lib.sh
 MIB=${NET_BENCH_MIB:-256}
-ROUNDS=${NET_BENCH_ROUNDS:-3}
+ROUNDS=${NET_BENCH_ROUNDS:-8}
 VMMS=${NET_BENCH_VMMS:-cellvm qemu}
 die() { echo "net_bench: error: $*" >&2; exit 1; }
 
