@@ -29,11 +29,11 @@ enum { RXQ, TXQ, CTRLQ, NUM_QUEUES };
 #define ERRORS_LOGGED 8
 /* Interrupt moderation of the transmit queue (virtio_pci_set_irq_gap): at
  * most one "sent" interrupt per TX_IRQ_GAP_US.  Nothing in a guest waits on
- * those but the freeing of sent buffers (and a full ring, 256 frames
- * deep), so this costs no latency; in the nested host's net_bench it
- * halved the guest's interrupts per MiB sent and lifted guest->host
- * throughput past QEMU's (docs/benchmarks.md).  Receive interrupts are not
- * held: a reply must not wait.  CELLVM_NET_TX_IRQ_GAP_US / _RX_ override. */
+ * those but the freeing of sent buffers (TCP's small-queue limit, a full
+ * ring); in the nested host's net_bench it halved the guest's interrupts
+ * per MiB sent and brought guest->host throughput up to QEMU's
+ * (docs/benchmarks.md).  Receive interrupts are not held: a reply must not
+ * wait.  CELLVM_NET_TX_IRQ_GAP_US / _RX_ override. */
 #define TX_IRQ_GAP_US 200
 #define IRQ_GAP_MAX_US 100000
 /* Iovecs of a frame sent from guest memory: its header, then its segments
@@ -407,14 +407,17 @@ static bool tx_frame_out(struct net_dev *nd, struct virtqueue *vq, const struct 
 	return true;
 }
 
-static void tx_round(struct net_dev *nd)
+/* Sends what the guest queued; true when it passed frames from the queue
+ * to the backend (whose answer net_device_poll then looks for). */
+static bool tx_round(struct net_dev *nd)
 {
+	uint64_t writes = nd->stats.tx_writes;
 	if (nd->tx_len && !tx_send(nd, nd->tx_len))
-		return;
+		return false; /* the backend is full: nothing went out */
 	nd->tx_wait_out = false;
 	struct virtqueue *vq = virtio_pci_queue_begin(&nd->vp, TXQ);
 	if (!vq)
-		return;
+		return nd->stats.tx_writes != writes;
 	struct vq_req req = {.out = nd->out, .in = nd->in, .out_cap = VQ_MAX_SEGS,
 			     .in_cap = VQ_MAX_SEGS};
 	vq_disable_notify(vq);
@@ -443,6 +446,7 @@ static void tx_round(struct net_dev *nd)
 	int rc = net_io_flush(&nd->io);
 	if (rc < 0 && rc != -EAGAIN)
 		link_lost(nd, "the peer is gone");
+	return nd->stats.tx_writes != writes;
 }
 
 /* ---- control ---- */
@@ -561,10 +565,8 @@ void net_device_poll(struct device *d, int timeout_ms)
 	/* Transmit first: its frames were waiting already. */
 	bool sent = false;
 	if (nd->tx_kicked || more || (be & POLLOUT) || nd->tx_len) {
-		uint64_t writes = nd->stats.tx_writes;
 		nd->tx_kicked = false;
-		tx_round(nd);
-		sent = nd->stats.tx_writes != writes;
+		sent = tx_round(nd);
 	}
 	/* The backend often answers within our write (a TAP's host TCP sends
 	 * its ACK, or more data, while the write runs): look for it now, one
