@@ -194,11 +194,14 @@ check-smp: deps all
 	@BUILD=$(BUILD) sh tests/integration/vm_64cpus.sh
 
 # ASan + UBSan: a build of its own, the unit and integration tests on it
-# (without the whole-VM tests, which need the nested host).
+# (without the whole-VM tests, which need the nested host, nor the tests of
+# the nested host's own scripts, which run no cellvm code).
+NESTED_INTEG := tests/integration/vm.sh tests/integration/vm_64cpus.sh \
+	tests/integration/vm_host_retry.sh tests/integration/kvmhost_watchdog.sh
 check-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	  INTEG="$(filter-out tests/integration/vm.sh tests/integration/vm_64cpus.sh,$(INTEG))" check-unit check-integration
+	  INTEG="$(filter-out $(NESTED_INTEG),$(INTEG))" check-unit check-integration
 
 # --- fuzzing (clang + libFuzzer + ASan/UBSan, a build of its own) ----------
 # The library is brought up to date first (phony: the harnesses relink when
