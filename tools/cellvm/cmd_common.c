@@ -27,6 +27,18 @@ int cmd_root(const char *cmd, const char *opt_root, char *root, size_t len)
 	return CMD_OK;
 }
 
+int cmd_find_vm(const char *cmd, const char *opt_root, const char *who, bool allow_broken,
+		char *root, size_t len, struct vm_entry *e)
+{
+	char err[2048];
+	int rc = cmd_root(cmd, opt_root, root, len);
+	if (rc)
+		return rc;
+	if (vmdir_find(root, who, allow_broken, e, err, sizeof(err)) < 0)
+		return cmd_fail(cmd, CMD_FAILED, "%s", err);
+	return CMD_OK;
+}
+
 const char *cmd_vm_state(const char *dir)
 {
 	struct cellvm_state st;

@@ -55,11 +55,9 @@ int cmd_delete(int argc, char **argv)
 		delete_usage(stderr);
 		return CMD_USAGE;
 	}
-	rc = cmd_root("delete", opt_root, root, sizeof(root));
+	rc = cmd_find_vm("delete", opt_root, argv[optind], true, root, sizeof(root), &e);
 	if (rc)
 		return rc;
-	if (vmdir_find(root, argv[optind], true, &e, err, sizeof(err)) < 0)
-		return cmd_fail("delete", CMD_FAILED, "%s", err);
 	const char *name = e.def ? e.def->name : "(broken config)";
 	/* Held until the directory is gone, so a start cannot begin meanwhile. */
 	lock = vmdir_lock(e.dir, err, sizeof(err));

@@ -161,7 +161,7 @@ int cmd_info(int argc, char **argv)
 		{ 0 },
 	};
 	const char *opt_root = NULL;
-	char root[VMCONF_PATH_MAX], err[2048];
+	char root[VMCONF_PATH_MAX];
 	bool json = false;
 	struct vm_entry e;
 	int c, rc;
@@ -183,11 +183,9 @@ int cmd_info(int argc, char **argv)
 		info_usage(stderr);
 		return CMD_USAGE;
 	}
-	rc = cmd_root("info", opt_root, root, sizeof(root));
+	rc = cmd_find_vm("info", opt_root, argv[optind], false, root, sizeof(root), &e);
 	if (rc)
 		return rc;
-	if (vmdir_find(root, argv[optind], false, &e, err, sizeof(err)) < 0)
-		return cmd_fail("info", CMD_FAILED, "%s", err);
 	if (json)
 		print_json(&e);
 	else

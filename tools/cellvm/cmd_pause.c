@@ -71,11 +71,9 @@ static int run(int argc, char **argv, const char *cmd)
 		usage(stderr, cmd);
 		return CMD_USAGE;
 	}
-	rc = cmd_root(cmd, opt_root, root, sizeof(root));
+	rc = cmd_find_vm(cmd, opt_root, argv[optind], false, root, sizeof(root), &e);
 	if (rc)
 		return rc;
-	if (vmdir_find(root, argv[optind], false, &e, err, sizeof(err)) < 0)
-		return cmd_fail(cmd, CMD_FAILED, "%s", err);
 	if (!strcmp(cmd, "console") && e.def->nserials && e.def->serials[0].kind == VM_SERIAL_SOCKET) {
 		/* The UART process listens there itself; nothing to relay. */
 		const char *p = e.def->serials[0].path;

@@ -446,11 +446,9 @@ int cmd_set(int argc, char **argv)
 	rc = check_request(&q);
 	if (rc)
 		return rc;
-	rc = cmd_root("set", q.root, root, sizeof(root));
+	rc = cmd_find_vm("set", q.root, argv[optind], false, root, sizeof(root), &e);
 	if (rc)
 		return rc;
-	if (vmdir_find(root, argv[optind], false, &e, err, sizeof(err)) < 0)
-		return cmd_fail("set", CMD_FAILED, "%s", err);
 	lock = vmdir_lock(e.dir, err, sizeof(err));
 	if (lock < 0) {
 		rc = lock == -EBUSY ?

@@ -155,11 +155,9 @@ int cmd_start(int argc, char **argv)
 		start_usage(stderr);
 		return CMD_USAGE;
 	}
-	rc = cmd_root("start", opt_root, root, sizeof(root));
+	rc = cmd_find_vm("start", opt_root, argv[optind], false, root, sizeof(root), &e);
 	if (rc)
 		return rc;
-	if (vmdir_find(root, argv[optind], false, &e, err, sizeof(err)) < 0)
-		return cmd_fail("start", CMD_FAILED, "%s", err);
 	int lock = vmdir_lock(e.dir, err, sizeof(err));
 	if (lock < 0) {
 		rc = lock == -EBUSY ? cmd_fail("start", CMD_FAILED,

@@ -72,7 +72,7 @@ static int stop_or_restart(int argc, char **argv, bool restart)
 	const char *cmd = restart ? "restart" : "stop", *opt_root = NULL;
 	bool kill = false;
 	unsigned timeout = DEFAULT_TIMEOUT_S;
-	char root[VMCONF_PATH_MAX], err[2048];
+	char root[VMCONF_PATH_MAX];
 	struct vm_entry e;
 	int c, rc;
 
@@ -98,11 +98,9 @@ static int stop_or_restart(int argc, char **argv, bool restart)
 		stop_usage(stderr, cmd);
 		return CMD_USAGE;
 	}
-	rc = cmd_root(cmd, opt_root, root, sizeof(root));
+	rc = cmd_find_vm(cmd, opt_root, argv[optind], false, root, sizeof(root), &e);
 	if (rc)
 		return rc;
-	if (vmdir_find(root, argv[optind], false, &e, err, sizeof(err)) < 0)
-		return cmd_fail(cmd, CMD_FAILED, "%s", err);
 	rc = stop_vm(cmd, e.def->name, e.dir, kill, timeout);
 	if (rc == CMD_OK && restart) {
 		char *start[] = {"start", "--root", root, e.def->uuid, NULL};

@@ -35,6 +35,10 @@ int cmd_fail(const char *cmd, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* The root from --root (may be NULL) or the defaults; CMD_OK or prints. */
 int cmd_root(const char *cmd, const char *opt_root, char *root, size_t len);
+/* The VM WHO (a name or UUID) under that root: CMD_OK with ROOT and *E
+ * filled (vmdir_entry_free), or prints why.  ALLOW_BROKEN: vmdir_find's. */
+int cmd_find_vm(const char *cmd, const char *opt_root, const char *who, bool allow_broken,
+		char *root, size_t len, struct vm_entry *e);
 /* "stopped" when the VM's lock is free; when held, "paused" or "running"
  * as its supervisor says ("running" while it does not answer yet). */
 const char *cmd_vm_state(const char *dir);
