@@ -9,38 +9,14 @@
 #    ends here: no /dev/kvm, no cellvm-dev-net yet, or a guest that panics
 #    and reboots with --on-reboot stop).
 # Without root, /dev/net/tun or ip the bridge part is reported SKIPPED.
-set -u
-BUILD=${BUILD:-build}
-CELLVM=$BUILD/bin/cellvm
 T=10 # upper bound for any one step, seconds
-
-tmp=$(mktemp -d) || exit 1
 NS=cvsup$$
 ns_made=
-bg=
-cleanup() {
-	for p in $bg; do kill -9 "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-	[ -n "$ns_made" ] && ip netns del "$NS" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-
-fail() {
-	echo "FAIL: $*" >&2
-	[ -s "$tmp/err" ] && { echo "--- cellvm's stderr" >&2; cat "$tmp/err" >&2; }
-	exit 1
-}
-# wait_for SECONDS CMD...: runs CMD every 50 ms until it succeeds.
-wait_for() {
-	_n=$(($1 * 20))
-	shift
-	until "$@"; do
-		_n=$((_n - 1))
-		[ $_n -gt 0 ] || return 1
-		sleep 0.05
-	done
-}
+bg_signal=KILL
+at_exit='[ -z "$ns_made" ] || ip netns del "$NS" 2>/dev/null'
+show='$tmp/err'
+. tests/integration/lib/common.sh
+CELLVM=$BUILD/bin/cellvm
 said() { grep -q "$1" "$tmp/err"; }
 tools/mkguest/mkguest >/dev/null 2>&1 || fail "mkguest failed"
 K=$BUILD/guest/vmlinuz
@@ -91,7 +67,7 @@ stop_while_waiting INT Interrupt ip netns exec "$NS"
 echo "ok: the TAP made on br0 is gone after SIGINT"
 
 # The peer comes; the VM then ends one way or another, the TAP with it.
-command -v socat >/dev/null || fail "socat is not installed (tools/deps.sh)"
+need_socat
 : >"$tmp/err"
 ip netns exec "$NS" timeout 60 "$CELLVM" run --kernel "$K" --serial none --on-reboot stop \
 	--cmdline "console=ttyS0 panic=-1" --memory 128M \

@@ -2,23 +2,10 @@
 # cellvm-devrun's errors: a failed expectation exits 1 naming the line; a
 # bad script line exits 2 naming file:line; bad options exit 2 with a clear
 # message; a backend path that cannot be opened is named.
-set -u
-BUILD=${BUILD:-build}
-DEVRUN=$BUILD/bin/cellvm-devrun
 T=30 # upper bound for any one run, seconds
-
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$tmp"/stdout "$tmp"/stderr; do
-		[ -f "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }
-	done
-	exit 1
-}
-[ -x "$DEVRUN" ] || fail "$DEVRUN missing: build first"
+show='$tmp/stdout $tmp/stderr'
+. tests/integration/lib/common.sh
+need_devrun
 
 # expect_run WANT_RC WHAT ARGS...: runs devrun (stdin from $tmp/stdin),
 # checks its exit status.

@@ -12,41 +12,14 @@
 #    length).
 # The namespace parts need root and /dev/net/tun; without them they are
 # reported SKIPPED (the stream parts still run).
-set -u
-BUILD=${BUILD:-build}
-PROBE=$BUILD/test-bin/net_backend_probe
 T=10 # upper bound for any one step, seconds
-
-tmp=$(mktemp -d) || exit 1
 NS=cvnet$$
 ns_made=
-bg=
-cleanup() {
-	for p in $bg; do kill -9 "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-	[ -n "$ns_made" ] && ip netns del "$NS" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$tmp"/*.out "$tmp"/*.err; do
-		[ -s "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }
-	done
-	exit 1
-}
-# wait_for SECONDS CMD...: runs CMD every 50 ms until it succeeds.
-wait_for() {
-	_n=$(($1 * 20))
-	shift
-	until "$@"; do
-		_n=$((_n - 1))
-		[ $_n -gt 0 ] || return 1
-		sleep 0.05
-	done
-}
-listening() { grep -q " 00010000 0001 01 [0-9]* $1\$" /proc/net/unix; }
+bg_signal=KILL
+at_exit='[ -z "$ns_made" ] || ip netns del "$NS" 2>/dev/null'
+show='$tmp/*.out $tmp/*.err'
+. tests/integration/lib/common.sh
+PROBE=$BUILD/test-bin/net_backend_probe
 [ -x "$PROBE" ] || fail "$PROBE missing: build first (make all)"
 
 # --- stream: no privileges needed ------------------------------------------
@@ -66,7 +39,7 @@ bg=
 echo "ok: stream server and client"
 
 # The other way, and the bytes on the wire: QEMU's framing.
-command -v socat >/dev/null || fail "socat is not installed (tools/deps.sh)"
+need_socat
 timeout $T socat UNIX-LISTEN:"$tmp/s2" OPEN:"$tmp/wire",creat 2>"$tmp/socat.err" &
 bg="$bg $!"
 wait_for $T listening "$tmp/s2" || fail "stream: socat does not listen"

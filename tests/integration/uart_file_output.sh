@@ -2,23 +2,10 @@
 # The file backend: every byte the guest writes to THR reaches the output
 # file, in order, with FIFOs off and on; the file is appended to, never
 # truncated (a second run adds to what the first wrote).
-set -u
-BUILD=${BUILD:-build}
-DEVRUN=$BUILD/bin/cellvm-devrun
 T=30 # upper bound for any one run, seconds
-
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$tmp"/stdout "$tmp"/stderr; do
-		[ -f "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }
-	done
-	exit 1
-}
-[ -x "$DEVRUN" ] || fail "$DEVRUN missing: build first"
+show='$tmp/stdout $tmp/stderr'
+. tests/integration/lib/common.sh
+need_devrun
 
 # The bytes a guest sends, as text (printf %b) and as script lines.
 # Not periodic, so a lost or repeated stretch cannot go unnoticed.

@@ -4,44 +4,14 @@
 # must take from the socket only what the FIFO has room for: all 100 bytes
 # arrive, in order, and the guest never sees an overrun (LSR OE).
 # With FIFOs on (16 bytes) and off (the single RBR).
-set -u
-BUILD=${BUILD:-build}
-DEVRUN=$BUILD/bin/cellvm-devrun
 T=60 # upper bound for any one step, seconds
 N=100
-
-tmp=$(mktemp -d) || exit 1
-bg=
-cleanup() {
-	for p in $bg; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-
+show='$case_dir/stderr $case_dir/peer.err'
+on_fail='[ -f "$case_dir/stdout" ] && { echo "--- $case_dir/stdout (end)"; tail -20 "$case_dir/stdout"; }'
+. tests/integration/lib/common.sh
 case_dir=$tmp
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$case_dir"/stderr "$case_dir"/peer.err; do
-		[ -f "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }
-	done
-	[ -f "$case_dir/stdout" ] && { echo "--- $case_dir/stdout (end)" >&2; tail -20 "$case_dir/stdout" >&2; }
-	exit 1
-}
-# wait_for SECONDS CMD...: runs CMD every 50 ms until it succeeds.
-wait_for() {
-	_n=$(($1 * 20))
-	shift
-	until "$@"; do
-		_n=$((_n - 1))
-		[ $_n -gt 0 ] || return 1
-		sleep 0.05
-	done
-}
-# listening PATH: a unix socket listens on PATH (in our net namespace).
-listening() { grep -q " 00010000 0001 01 [0-9]* $1\$" /proc/net/unix; }
-command -v socat >/dev/null || fail "socat is not installed (tools/deps.sh)"
-[ -x "$DEVRUN" ] || fail "$DEVRUN missing: build first"
+need_socat
+need_devrun
 
 # The payload: not periodic (37 and 94 are coprime), so a lost stretch of
 # any length below 94 shows as a wrong byte.

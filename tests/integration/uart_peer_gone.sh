@@ -7,41 +7,13 @@
 # devrun ends cleanly, and with the server backend the next client is
 # served.  Sandboxed and with --no-sandbox (where the device is not the init
 # of a pid namespace, so a SIGPIPE at its default action would kill it).
-set -u
-BUILD=${BUILD:-build}
-DEVRUN=$BUILD/bin/cellvm-devrun
 T=30 # upper bound for any one step, seconds
-
-tmp=$(mktemp -d) || exit 1
-bg=
-cleanup() {
-	exec 3>&-
-	for p in $bg; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-
+show='$case_dir/stdout $case_dir/stderr $case_dir/*.err'
+at_exit='exec 3>&-'
+. tests/integration/lib/common.sh
 case_dir=$tmp
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$case_dir"/stdout "$case_dir"/stderr "$case_dir"/*.err; do
-		[ -f "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }
-	done
-	exit 1
-}
-# wait_for SECONDS CMD...: runs CMD every 50 ms until it succeeds.
-wait_for() {
-	_n=$(($1 * 20))
-	shift
-	until "$@"; do
-		_n=$((_n - 1))
-		[ $_n -gt 0 ] || return 1
-		sleep 0.05
-	done
-}
-command -v socat >/dev/null || fail "socat is not installed (tools/deps.sh)"
-[ -x "$DEVRUN" ] || fail "$DEVRUN missing: build first"
+need_socat
+need_devrun
 
 # devrun reads its script from a fifo (fd 3), line by line as the test sends
 # them, so the guest can act after the peer is gone.

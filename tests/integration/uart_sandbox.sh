@@ -3,39 +3,11 @@
 # no_new_privs, and in namespaces other than ours (at least net and pid, and
 # every one devrun says it made).  With --no-sandbox it says loudly that it
 # runs without its sandbox, and has no filter of its own and our namespaces.
-set -u
-BUILD=${BUILD:-build}
-DEVRUN=$BUILD/bin/cellvm-devrun
 T=30 # upper bound for any one step, seconds
-
-tmp=$(mktemp -d) || exit 1
-bg=
-cleanup() {
-	exec 3>&- 4>&-
-	for p in $bg; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$tmp"/*/stderr "$tmp"/*/status; do
-		[ -f "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }
-	done
-	exit 1
-}
-# wait_for SECONDS CMD...: runs CMD every 50 ms until it succeeds.
-wait_for() {
-	_n=$(($1 * 20))
-	shift
-	until "$@"; do
-		_n=$((_n - 1))
-		[ $_n -gt 0 ] || return 1
-		sleep 0.05
-	done
-}
-[ -x "$DEVRUN" ] || fail "$DEVRUN missing: build first"
+show='$tmp/*/stderr $tmp/*/status'
+at_exit='exec 3>&- 4>&-'
+. tests/integration/lib/common.sh
+need_devrun
 
 # The device stays alive while we look at it: devrun reads its script from
 # a fifo, and the script ends only when the test closes it.

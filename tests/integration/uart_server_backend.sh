@@ -4,39 +4,11 @@
 # interrupt) and the guest's bytes reach it.  Output while no client is
 # connected is discarded; after the first client leaves a second one is
 # served.
-set -u
-BUILD=${BUILD:-build}
-DEVRUN=$BUILD/bin/cellvm-devrun
 T=30 # upper bound for any one step, seconds
-
-tmp=$(mktemp -d) || exit 1
-bg=
-cleanup() {
-	for p in $bg; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$tmp"/stdout "$tmp"/stderr "$tmp"/client1.err "$tmp"/client2.err; do
-		[ -f "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }
-	done
-	exit 1
-}
-# wait_for SECONDS CMD...: runs CMD every 50 ms until it succeeds.
-wait_for() {
-	_n=$(($1 * 20))
-	shift
-	until "$@"; do
-		_n=$((_n - 1))
-		[ $_n -gt 0 ] || return 1
-		sleep 0.05
-	done
-}
-command -v socat >/dev/null || fail "socat is not installed (tools/deps.sh)"
-[ -x "$DEVRUN" ] || fail "$DEVRUN missing: build first"
+show='$tmp/stdout $tmp/stderr $tmp/client1.err $tmp/client2.err'
+. tests/integration/lib/common.sh
+need_socat
+need_devrun
 
 sock=$tmp/com1.sock
 cat >"$tmp/script.txt" <<'EOF'

@@ -2,42 +2,12 @@
 # The unix socket backend (the device connects to a listener): input from
 # the peer raises the RX interrupt and is read from RBR in order, with FIFOs
 # on (trigger level 1) and off; the guest's THR bytes reach the peer.
-set -u
-BUILD=${BUILD:-build}
-DEVRUN=$BUILD/bin/cellvm-devrun
 T=30 # upper bound for any one step, seconds
-
-tmp=$(mktemp -d) || exit 1
-bg=
-cleanup() {
-	for p in $bg; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-
+show='$case_dir/stdout $case_dir/stderr $case_dir/peer.err'
+. tests/integration/lib/common.sh
 case_dir=$tmp
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$case_dir"/stdout "$case_dir"/stderr "$case_dir"/peer.err; do
-		[ -f "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }
-	done
-	exit 1
-}
-# wait_for SECONDS CMD...: runs CMD every 50 ms until it succeeds.
-wait_for() {
-	_n=$(($1 * 20))
-	shift
-	until "$@"; do
-		_n=$((_n - 1))
-		[ $_n -gt 0 ] || return 1
-		sleep 0.05
-	done
-}
-# listening PATH: a unix socket listens on PATH (in our net namespace).
-listening() { grep -q " 00010000 0001 01 [0-9]* $1\$" /proc/net/unix; }
-command -v socat >/dev/null || fail "socat is not installed (tools/deps.sh)"
-[ -x "$DEVRUN" ] || fail "$DEVRUN missing: build first"
+need_socat
+need_devrun
 
 # run_case NAME: plays $case_dir/script.txt against a device connected to a
 # socat listener.  The peer waits for the guest's first byte (sent once the
