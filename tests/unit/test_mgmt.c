@@ -1,11 +1,10 @@
 /* The control socket's protocol (proto/mgmt.proto): the 4-byte length
  * framing (round trip, a length over the limit, a frame cut short, a
- * silent peer), and the supervisor's request handling
- * (tools/cellvm/control_server.c) on a socketpair with stand-in callbacks:
- * each request kind reaches its callback, the reply carries the state,
- * refusals carry the error, kill comes after the reply, and a request that
- * does not decode gets an error reply; and the listening server in an
- * event loop: clients that send nothing or half a frame do not delay
+ * silent peer), and the supervisor's server (tools/cellvm/control_server.c)
+ * listening in an event loop with stand-in callbacks: each request kind
+ * reaches its callback, the reply carries the state, refusals carry the
+ * error, kill comes after the reply, a request that does not decode gets
+ * an error reply; clients that send nothing or half a frame do not delay
  * another's answer, are dropped at their deadline (which trickling bytes
  * do not push back), a full set of them makes the next client wait, not
  * fail, and an empty request body gets its answer. */
@@ -134,31 +133,116 @@ static int fake_pause(void *ctx, bool pause, char *err, size_t errlen)
 	return 0;
 }
 
+static struct server {
+	char dir[32], path[64];
+	struct event_base *base;
+	struct control_server s;
+	int client; /* the connection whose request is being answered */
+} srv;
+
 static void fake_kill(void *ctx)
 {
 	(void)ctx;
 	calls.kills++;
 	/* The reply is already in the socket. */
 	char b;
-	calls.replied_before_kill = recv(sv[0], &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+	calls.replied_before_kill = recv(srv.client, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* Runs BASE's loop until FD has something to read (or is closed); the
+ * seconds that took, or -1 after LIMIT seconds. */
+static double loop_until_readable(struct event_base *base, int fd, double limit)
+{
+	double t0 = now_s();
+	while (now_s() - t0 < limit) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		char b;
+		ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n >= 0)
+			return now_s() - t0;
+		usleep(1000);
+	}
+	return -1;
+}
+
+
+static const struct control_ops fake_ops = {.state = fake_state, .power_button = fake_button,
+					    .pause = fake_pause, .kill = fake_kill};
+
+/* The request tests' server: listening in a scratch directory, served by
+ * its event loop as the supervisor's is. */
+static int open_server(void **state)
+{
+	(void)state;
+	char err[256];
+	memset(&calls, 0, sizeof(calls));
+	snprintf(srv.dir, sizeof(srv.dir), "/tmp/test_mgmt.XXXXXX");
+	if (!mkdtemp(srv.dir))
+		return -1;
+	snprintf(srv.path, sizeof(srv.path), "%s/control.sock", srv.dir);
+	srv.base = event_base_new();
+	if (!srv.base || control_server_open(&srv.s, srv.base, srv.path, &fake_ops, err,
+					     sizeof(err)) < 0) {
+		fprintf(stderr, "control_server_open: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int close_server(void **state)
+{
+	(void)state;
+	control_server_close(&srv.s);
+	event_base_free(srv.base);
+	rmdir(srv.dir);
+	return 0;
+}
+
+/* A new client connection to the server. */
+static int client(void)
+{
+	srv.client = connect_to(srv.path);
+	return srv.client;
+}
+
+/* The server's answer on FD (which it closes), the loop run until then. */
+static Cellvm__Mgmt__Reply *answer(int fd)
+{
+	uint8_t *buf;
+	size_t len;
+	assert_true(loop_until_readable(srv.base, fd, 5) >= 0);
+	assert_int_equal(mgmt_recv(fd, 1000, &buf, &len), 0);
+	Cellvm__Mgmt__Reply *rep = cellvm__mgmt__reply__unpack(NULL, len, buf);
+	free(buf);
+	close(fd);
+	assert_non_null(rep);
+	return rep;
 }
 
 static Cellvm__Mgmt__Reply *ask(int kind)
 {
-	struct control_server s = {.listen_fd = -1};
-	s.ops = (struct control_ops){.state = fake_state, .power_button = fake_button,
-				     .pause = fake_pause, .kill = fake_kill};
 	Cellvm__Mgmt__Request req = CELLVM__MGMT__REQUEST__INIT;
 	req.kind = kind;
-	assert_int_equal(mgmt_send(sv[0], &req.base), 0);
-	control_server_serve(&s, sv[1]);
-	uint8_t *buf;
-	size_t len;
-	assert_int_equal(mgmt_recv(sv[0], 1000, &buf, &len), 0);
-	Cellvm__Mgmt__Reply *rep = cellvm__mgmt__reply__unpack(NULL, len, buf);
-	free(buf);
-	assert_non_null(rep);
-	return rep;
+	int fd = client();
+	assert_int_equal(mgmt_send(fd, &req.base), 0);
+	return answer(fd);
 }
 
 static void test_state_request(void **state)
@@ -229,53 +313,12 @@ static void test_unknown_and_garbage(void **state)
 	cellvm__mgmt__reply__free_unpacked(r, NULL);
 
 	uint8_t junk[] = {0, 0, 0, 3, 0xff, 0xff, 0xff};
-	assert_int_equal(write(sv[0], junk, sizeof(junk)), (ssize_t)sizeof(junk));
-	struct control_server s = {.listen_fd = -1};
-	s.ops = (struct control_ops){.state = fake_state, .power_button = fake_button,
-				     .pause = fake_pause, .kill = fake_kill};
-	control_server_serve(&s, sv[1]);
-	uint8_t *buf;
-	size_t len;
-	assert_int_equal(mgmt_recv(sv[0], 1000, &buf, &len), 0);
-	r = cellvm__mgmt__reply__unpack(NULL, len, buf);
-	free(buf);
-	assert_non_null(r);
+	int fd = client();
+	assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	r = answer(fd);
 	assert_false(r->ok);
 	assert_non_null(strstr(r->error, "does not decode"));
 	cellvm__mgmt__reply__free_unpacked(r, NULL);
-}
-
-static int connect_to(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
-static double now_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
-
-/* Runs BASE's loop until FD has something to read (or is closed); the
- * seconds that took, or -1 after LIMIT seconds. */
-static double loop_until_readable(struct event_base *base, int fd, double limit)
-{
-	double t0 = now_s();
-	while (now_s() - t0 < limit) {
-		event_base_loop(base, EVLOOP_NONBLOCK);
-		char b;
-		ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-		if (n >= 0)
-			return now_s() - t0;
-		usleep(1000);
-	}
-	return -1;
 }
 
 static void test_server_not_held_by_silent_clients(void **state)
@@ -288,10 +331,8 @@ static void test_server_not_held_by_silent_clients(void **state)
 	struct event_base *base = event_base_new();
 	assert_non_null(base);
 	struct control_server s;
-	const struct control_ops ops = {.state = fake_state, .power_button = fake_button,
-					.pause = fake_pause, .kill = fake_kill};
 	char err[256];
-	assert_int_equal(control_server_open(&s, base, path, &ops, err, sizeof(err)), 0);
+	assert_int_equal(control_server_open(&s, base, path, &fake_ops, err, sizeof(err)), 0);
 
 	/* A full set of clients: silent ones and one with half a header. */
 	int quiet[CONTROL_MAX_CONNS];
@@ -391,11 +432,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_frame_too_long, open_pair, close_pair),
 		cmocka_unit_test_setup_teardown(test_frame_cut_short, open_pair, close_pair),
 		cmocka_unit_test_setup_teardown(test_frame_timeout, open_pair, close_pair),
-		cmocka_unit_test_setup_teardown(test_state_request, open_pair, close_pair),
-		cmocka_unit_test_setup_teardown(test_stop_presses_button, open_pair, close_pair),
-		cmocka_unit_test_setup_teardown(test_pause_resume, open_pair, close_pair),
-		cmocka_unit_test_setup_teardown(test_kill_after_reply, open_pair, close_pair),
-		cmocka_unit_test_setup_teardown(test_unknown_and_garbage, open_pair, close_pair),
+		cmocka_unit_test_setup_teardown(test_state_request, open_server, close_server),
+		cmocka_unit_test_setup_teardown(test_stop_presses_button, open_server, close_server),
+		cmocka_unit_test_setup_teardown(test_pause_resume, open_server, close_server),
+		cmocka_unit_test_setup_teardown(test_kill_after_reply, open_server, close_server),
+		cmocka_unit_test_setup_teardown(test_unknown_and_garbage, open_server, close_server),
 		cmocka_unit_test(test_server_not_held_by_silent_clients),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,16 +78,6 @@ static void serve_frame(struct control_server *s, int client, const uint8_t *buf
 		s->ops.kill(s->ops.ctx);
 }
 
-void control_server_serve(struct control_server *s, int client)
-{
-	uint8_t *buf;
-	size_t len;
-	if (mgmt_recv(client, REQUEST_TIMEOUT_MS, &buf, &len) < 0)
-		return; /* nothing whole arrived in time: nobody to answer */
-	serve_frame(s, client, buf, len);
-	free(buf);
-}
-
 static void conn_end(struct control_conn *c)
 {
 	struct control_server *s = c->s;

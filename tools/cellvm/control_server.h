@@ -40,8 +40,5 @@ int control_server_open(struct control_server *s, struct event_base *base, const
 			const struct control_ops *ops, char *err, size_t errlen);
 /* Stops listening, drops requests still arriving, removes the socket. */
 void control_server_close(struct control_server *s);
-/* One request on a connected client, waiting for it (up to a second): for
- * tests; the server's own connections do not wait. */
-void control_server_serve(struct control_server *s, int client);
 
 #endif
