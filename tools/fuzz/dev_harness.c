@@ -239,7 +239,7 @@ uint64_t dh_virtio_init(struct dev_harness *h, const struct dh_init *in, uint8_t
 	return want;
 }
 
-unsigned dh_count_fds(void)
+static unsigned count_fds(void)
 {
 	DIR *dir = opendir("/proc/self/fd");
 	FUZZ_MUST(dir);
@@ -256,4 +256,16 @@ unsigned dh_count_fds(void)
 	}
 	closedir(dir);
 	return n;
+}
+
+void dh_check_fds(unsigned long every)
+{
+	static unsigned long inputs;
+	static unsigned base;
+	if (inputs++ % every)
+		return;
+	unsigned n = count_fds();
+	if (!base)
+		base = n;
+	FUZZ_CHECK(n <= base, "%u fds open after %lu inputs, %u after the first", n, inputs, base);
 }

@@ -111,8 +111,10 @@ struct dh_init {
 };
 uint64_t dh_virtio_init(struct dev_harness *h, const struct dh_init *in, uint8_t *status);
 
-/* fds of kinds a device makes or dups (memfds, eventfds, sockets); for
- * leak checks across device lives. */
-unsigned dh_count_fds(void);
+/* A leak check across device lives, for the harness to call once per
+ * input: every EVERY inputs, no more fds of the kinds a device makes or
+ * dups (memfds, eventfds, sockets) are open than after the first
+ * (libFuzzer's own stay open; a leak of one per input shows at once). */
+void dh_check_fds(unsigned long every);
 
 #endif

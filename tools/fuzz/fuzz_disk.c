@@ -630,20 +630,6 @@ static int dup_fd(int fd)
 
 enum { FD_RINGS, FD_BELL, FD_RAM, FD_DISK, FD_CD, NFD };
 
-/* Every 1024 inputs: as many fds open as after the first (libFuzzer's own
- * stay open; a leak of one per input shows at once). */
-static void check_fds(void)
-{
-	static unsigned long inputs;
-	static unsigned base;
-	if (inputs++ % 1024)
-		return;
-	unsigned n = dh_count_fds();
-	if (!base)
-		base = n;
-	CHECK(n <= base, "%u fds open after %lu inputs, %u after the first", n, inputs, base);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct device dev;
@@ -735,7 +721,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	check_image(disk_fd, "disk", disk_size(h.mode), 0, h.mode & MODE_RO);
 	check_image(cd_fd, "CD", cd_size(h.mode), 4096, true);
-	check_fds();
+	dh_check_fds(1024);
 	return 0;
 }
 

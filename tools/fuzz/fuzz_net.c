@@ -975,18 +975,6 @@ static void make_once(void)
 	MUST(H.snap && H.rx_frame && H.in_buf && H.out_buf);
 }
 
-static void check_fds(void)
-{
-	static unsigned long inputs;
-	static unsigned base;
-	if (inputs++ % 512)
-		return;
-	unsigned n = dh_count_fds();
-	if (!base)
-		base = n;
-	CHECK(n <= base, "%u fds open after %lu inputs, %u after the first", n, inputs, base);
-}
-
 enum { FD_RINGS, FD_BELL, FD_RAM, FD_NET, NFD };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -1058,7 +1046,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dh_release(&H.h);
 	if (H.peer >= 0)
 		close(H.peer);
-	check_fds();
+	dh_check_fds(512);
 	return 0;
 }
 
