@@ -31,9 +31,9 @@ enum { RXQ, TXQ, CTRLQ, NUM_QUEUES };
  * most one "sent" interrupt per TX_IRQ_GAP_US.  Nothing in a guest waits on
  * those but the freeing of sent buffers (TCP's small-queue limit, a full
  * ring); in the nested host's net_bench it halved the guest's interrupts
- * per MiB sent and brought guest->host throughput up to QEMU's
- * (docs/benchmarks.md).  Receive interrupts are not held: a reply must not
- * wait.  CELLVM_NET_TX_IRQ_GAP_US / _RX_ override. */
+ * per MiB sent and brought guest->host throughput closer to QEMU's (still
+ * about 0.9 of it; docs/benchmarks.md).  Receive interrupts are not held:
+ * a reply must not wait.  CELLVM_NET_TX_IRQ_GAP_US / _RX_ override. */
 #define TX_IRQ_GAP_US 200
 #define IRQ_GAP_MAX_US 100000
 /* Iovecs of a frame sent from guest memory: its header, then its segments

@@ -12,7 +12,8 @@ export BUILD
 tools/mkguest/mkguest >&2 || exit 1
 # In the build folder: the nested host sees the repository read-write, so
 # a marker left by one host is there for the next.
-tmp=$(mktemp -d "$(pwd -P)/$BUILD/retry.XXXXXX") || exit 1
+case $BUILD in /*) where=$BUILD ;; *) where=$(pwd -P)/$BUILD ;; esac
+tmp=$(mktemp -d "$where/retry.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' HUP INT TERM
 fail() {
