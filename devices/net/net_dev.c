@@ -73,6 +73,7 @@ struct net_dev {
 	uint8_t tx_hdr[VNET_HDR_LEN]; /* the checked header of the frame being sent */
 	struct iovec tx_iov[TX_IOV_MAX];
 	bool more; /* a batch ended with work left: poll without sleeping */
+	bool rx_irq_for_tx; /* a receive interrupt stands in for a transmit one */
 
 	bool link_down; /* the backend is gone: stop polling it */
 	bool hup;       /* stream peer hung up: read what is left, then link down */
@@ -532,6 +533,7 @@ void net_device_poll(struct device *d, int timeout_ms)
 	nd->stats.polls++;
 	nd->stats.sleeps += wait_ns != 0;
 	int n = ppoll(p, NUM_QUEUES + 1, wait_ns < 0 ? NULL : &ts, NULL);
+	uint64_t rx_irqs = nd->stats.rx_irqs;
 	if (held) {
 		uint64_t now = virtio_pci_now_ns();
 		if (virtio_pci_queue_release_held(&nd->vp, RXQ, now))
@@ -566,6 +568,8 @@ void net_device_poll(struct device *d, int timeout_ms)
 	bool sent = false;
 	if (nd->tx_kicked || more || (be & POLLOUT) || nd->tx_len) {
 		nd->tx_kicked = false;
+		if (nd->rx_irq_for_tx)
+			virtio_pci_queue_hold_irq(&nd->vp, TXQ); /* until after rx_round */
 		sent = tx_round(nd);
 	}
 	/* The backend often answers within our write (a TAP's host TCP sends
@@ -574,6 +578,16 @@ void net_device_poll(struct device *d, int timeout_ms)
 	if (!nd->rx_wait &&
 	    (nd->rx_len || (be & POLLIN) || more || sent || (nd->hup && !nd->link_down)))
 		rx_round(nd);
+	/* Linux's driver frees sent buffers in its receive poll too: a
+	 * receive interrupt stands in for a transmit one within TX's gap
+	 * (held, and sent at the gap's end only if the guest still wants it). */
+	if (nd->rx_irq_for_tx) {
+		uint64_t now = virtio_pci_now_ns();
+		if (nd->stats.rx_irqs != rx_irqs)
+			virtio_pci_queue_irq_served(&nd->vp, TXQ, now);
+		if (virtio_pci_queue_release_held(&nd->vp, TXQ, now))
+			nd->stats.tx_irqs++;
+	}
 	if (nd->config_changed) {
 		nd->config_changed = false;
 		virtio_pci_config_changed(&nd->vp);
@@ -702,6 +716,12 @@ static int net_setup(struct device *d, const Cellvm__Setup *s)
 	    irq_gap(d, "CELLVM_NET_RX_IRQ_GAP_US", 0, &rx_gap) < 0)
 		return -1;
 	virtio_pci_set_irq_gap(&nd->vp, TXQ, tx_gap * 1000ull);
+	const char *f = getenv("CELLVM_NET_RX_IRQ_FOR_TX");
+	if (f && strcmp(f, "0") && strcmp(f, "1")) {
+		device_fail(d, "CELLVM_NET_RX_IRQ_FOR_TX=%s: want 0 or 1", f);
+		return -1;
+	}
+	nd->rx_irq_for_tx = tx_gap && !(f && !strcmp(f, "0"));
 	virtio_pci_set_irq_gap(&nd->vp, RXQ, rx_gap * 1000ull);
 	apply_offloads(nd); /* none until a driver asks */
 	/* Started before the sandbox (which forbids clone); it only waits

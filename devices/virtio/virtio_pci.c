@@ -144,9 +144,9 @@ static bool publish(struct virtio_pci *vp, struct virtio_pci_queue *vq)
 	if (vq_is_broken(&vq->vq))
 		return false;
 	vq_publish(&vq->vq);
+	if (vq->held_until)
+		return false; /* the held interrupt will cover this too */
 	if (vq->irq_gap) {
-		if (vq->held_until)
-			return false; /* the held interrupt will cover this too */
 		now = virtio_pci_now_ns();
 		/* Held whether or not the guest wants it now: vq_should_notify
 		 * looks at everything published since the last interrupt when
@@ -193,6 +193,10 @@ bool virtio_pci_queue_release_held(struct virtio_pci *vp, unsigned q, uint64_t n
 	struct virtio_pci_queue *vq = &vp->q[q];
 	if (!vq->held_until || now < vq->held_until)
 		return false;
+	if ((int64_t)(now - vq->last_irq) < (int64_t)vq->irq_gap) {
+		vq->held_until = vq->last_irq + vq->irq_gap;
+		return false;
+	}
 	vq->held_until = 0;
 	if (!virtio_pci_queue_begin(vp, q))
 		return false; /* reset or broken meanwhile: nothing to tell */
@@ -203,6 +207,18 @@ bool virtio_pci_queue_release_held(struct virtio_pci *vp, unsigned q, uint64_t n
 	}
 	pthread_mutex_unlock(&vq->lock);
 	return sent;
+}
+
+void virtio_pci_queue_hold_irq(struct virtio_pci *vp, unsigned q)
+{
+	struct virtio_pci_queue *vq = &vp->q[q];
+	if (!vq->held_until)
+		vq->held_until = virtio_pci_now_ns();
+}
+
+void virtio_pci_queue_irq_served(struct virtio_pci *vp, unsigned q, uint64_t now)
+{
+	vp->q[q].last_irq = now;
 }
 
 void virtio_pci_config_changed(struct virtio_pci *vp)

@@ -115,9 +115,18 @@ void virtio_pci_queue_end(struct virtio_pci *vp, unsigned q);
 void virtio_pci_set_irq_gap(struct virtio_pci *vp, unsigned q, uint64_t gap_ns);
 /* When the held interrupt of queue Q is due (CLOCK_MONOTONIC ns); 0: none. */
 uint64_t virtio_pci_queue_held_until(const struct virtio_pci *vp, unsigned q);
-/* Sends queue Q's held interrupt if it is due at NOW and the guest still
- * wants it; true when it interrupted. */
+/* Sends queue Q's held interrupt if it is due at NOW, no interrupt that
+ * served Q came within its gap since (virtio_pci_queue_irq_served: then it
+ * is held to the gap's end) and the guest still wants it; true when it
+ * interrupted. */
 bool virtio_pci_queue_release_held(struct virtio_pci *vp, unsigned q, uint64_t now);
+/* Holds queue Q's next interrupt until the model's next
+ * virtio_pci_queue_release_held (it is due at once): the model wants to
+ * see first whether another interrupt will serve for it. */
+void virtio_pci_queue_hold_irq(struct virtio_pci *vp, unsigned q);
+/* The guest was just sent an interrupt (of another queue) whose handling
+ * serves queue Q as well: Q's gap counts from NOW. */
+void virtio_pci_queue_irq_served(struct virtio_pci *vp, unsigned q, uint64_t now);
 uint64_t virtio_pci_now_ns(void);
 int virtio_pci_kick_fd(const struct virtio_pci *vp, unsigned q);
 

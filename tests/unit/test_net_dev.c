@@ -53,8 +53,8 @@ static struct dh_ring ring(unsigned q)
 }
 
 /* A device over a fresh socketpair; SNDBUF > 0 shrinks the device end's
- * send buffer. */
-static struct t *make(int sndbuf)
+ * send buffer.  *RC: what its setup returned. */
+static struct t *make_rc(int sndbuf, int *rc)
 {
 	struct t *t = calloc(1, sizeof(*t));
 	assert_non_null(t);
@@ -98,9 +98,18 @@ static struct t *make(int sndbuf)
 	m.setup = &s;
 	net_inline = true;
 	net_hooks = (struct net_hooks){0};
-	assert_int_equal(device_setup(&t->dev, &m, fds, 4), 0);
-	dh_setup_done(&t->h);
+	*rc = device_setup(&t->dev, &m, fds, 4);
+	if (*rc == 0)
+		dh_setup_done(&t->h);
 	dh_drain_control(&t->h);
+	return t;
+}
+
+static struct t *make(int sndbuf)
+{
+	int rc;
+	struct t *t = make_rc(sndbuf, &rc);
+	assert_int_equal(rc, 0);
 	return t;
 }
 
@@ -565,6 +574,76 @@ static void test_answer_read_in_same_round(void **state)
 
 /* ---- (e) receive filter ---- */
 
+/* A receive interrupt stands in for a transmit one (Linux's driver frees
+ * sent buffers in its receive poll): with the answer read in the same
+ * round, only the receive queue interrupts; the transmit interrupt is held
+ * for TX's gap and then sent only if the guest still wants it. */
+static void tx_answered(bool guest_done)
+{
+	setenv("CELLVM_NET_TX_IRQ_GAP_US", "100000", 1);
+	struct t *t = make(0);
+	unsetenv("CELLVM_NET_TX_IRQ_GAP_US");
+	init(t, VNET_BIT(VIRTIO_NET_F_MRG_RXBUF), true);
+	post_rx(t, 1536);
+	rounds(t, 2);
+	struct dh_ring tx = ring(TXQ), rx = ring(RXQ);
+	int tx_irq = t->dev.pci.msix_fds[TXQ + 1], rx_irq = t->dev.pci.msix_fds[RXQ + 1];
+	eventfd_count(tx_irq);
+	eventfd_count(rx_irq);
+	net_hooks = (struct net_hooks){.pushed = answer_tx, .ctx = t};
+	uint8_t f[FRAME_LEN];
+	make_frame(f, sizeof(f), OTHER, 1);
+	post_tx(t, NULL, f, sizeof(f), false);
+	net_device_poll(&t->dev, 0);
+	net_hooks = (struct net_hooks){0};
+	assert_int_equal(dh_used_idx(&t->h, &tx), 1);
+	assert_int_equal(dh_used_idx(&t->h, &rx), 1);
+	assert_int_equal(eventfd_count(rx_irq), 1);
+	assert_int_equal(eventfd_count(tx_irq), 0); /* held */
+	if (guest_done) /* it took the sent buffer in its receive poll */
+		__atomic_store_n((uint16_t *)(t->ram + tx.avail), VIRTQ_AVAIL_F_NO_INTERRUPT,
+				 __ATOMIC_RELEASE);
+	net_device_poll(&t->dev, 5000); /* wakes at the end of the gap */
+	assert_int_equal(eventfd_count(tx_irq), guest_done ? 0 : 1);
+	assert_int_equal(virtio_pci_queue_held_until(net_harness_transport(&t->dev), TXQ), 0);
+	destroy(t);
+}
+
+static void test_rx_irq_for_tx_sent(void **state)
+{
+	(void)state;
+	tx_answered(false);
+}
+
+static void test_rx_irq_for_tx_dropped(void **state)
+{
+	(void)state;
+	tx_answered(true);
+}
+
+/* The moderation settings in the environment: a value that is not one
+ * stops the device at setup. */
+static void test_bad_irq_settings(void **state)
+{
+	(void)state;
+	static const char *const bad[][2] = {
+		{"CELLVM_NET_TX_IRQ_GAP_US", "-1"},  {"CELLVM_NET_TX_IRQ_GAP_US", "100001"},
+		{"CELLVM_NET_RX_IRQ_GAP_US", "5ms"}, {"CELLVM_NET_RX_IRQ_FOR_TX", "yes"},
+		{"CELLVM_NET_RX_IRQ_FOR_TX", ""},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc;
+		setenv(bad[i][0], bad[i][1], 1);
+		struct t *t = make_rc(0, &rc);
+		unsetenv(bad[i][0]);
+		assert_int_not_equal(rc, 0);
+		destroy(t);
+	}
+	setenv("CELLVM_NET_RX_IRQ_FOR_TX", "0", 1);
+	destroy(make(0));
+	unsetenv("CELLVM_NET_RX_IRQ_FOR_TX");
+}
+
 static void test_rx_filter(void **state)
 {
 	(void)state;
@@ -711,6 +790,9 @@ int main(void)
 		cmocka_unit_test(test_tx_hostile),
 		cmocka_unit_test(test_tx_irq_moderated),
 		cmocka_unit_test(test_answer_read_in_same_round),
+		cmocka_unit_test(test_rx_irq_for_tx_sent),
+		cmocka_unit_test(test_rx_irq_for_tx_dropped),
+		cmocka_unit_test(test_bad_irq_settings),
 		cmocka_unit_test(test_peer_close_link_down),
 		cmocka_unit_test(test_peer_close_intx),
 	};

@@ -469,6 +469,49 @@ static void test_irq_gap_holds_interrupts(void **state)
 	assert_int_equal(used_idx(f), 3);
 }
 
+/* The model's hold (virtio_pci_queue_hold_irq) keeps a completion's
+ * interrupt until its next release, which sends it when nothing else
+ * served the queue; an interrupt of another queue that served this one
+ * (virtio_pci_queue_irq_served) moves the release to its gap's end. */
+static void test_irq_hold_and_served(void **state)
+{
+	(void)state;
+	const uint64_t gap = 10ull * 1000000000;
+	struct fx *f = fx_model_driven();
+	assert_true(negotiate(f, 1ull << 32));
+	device_pci_config_write(&f->d, f->d.pci.msix_cap + 2, 2, 0x8000);
+	setup_queue0(f, 2, DESC);
+	wr(f, 0x14, 1, 15);
+	virtio_pci_set_irq_gap(&f->vp, 0, gap);
+	int irq = f->d.pci.msix_fds[2];
+
+	virtio_pci_queue_hold_irq(&f->vp, 0);
+	submit(f);
+	serve_one(f);
+	assert_int_equal(used_idx(f), 1); /* published at once */
+	assert_false(fd_signalled_now(irq));
+	uint64_t now = virtio_pci_now_ns();
+	assert_true(virtio_pci_queue_held_until(&f->vp, 0) <= now);
+	assert_true(virtio_pci_queue_release_held(&f->vp, 0, now));
+	assert_true(fd_signalled_now(irq));
+
+	/* Served by another queue's interrupt at T (a time after this one's
+	 * gap): held until T + gap, then sent, the guest still wanting it. */
+	uint64_t t = now + 2 * gap;
+	virtio_pci_queue_hold_irq(&f->vp, 0);
+	submit(f);
+	serve_one(f);
+	assert_int_equal(used_idx(f), 2);
+	virtio_pci_queue_irq_served(&f->vp, 0, t);
+	assert_false(virtio_pci_queue_release_held(&f->vp, 0, t));
+	assert_int_equal(virtio_pci_queue_held_until(&f->vp, 0), t + gap);
+	assert_false(virtio_pci_queue_release_held(&f->vp, 0, t + gap - 1));
+	assert_false(fd_signalled_now(irq));
+	assert_true(virtio_pci_queue_release_held(&f->vp, 0, t + gap));
+	assert_true(fd_signalled_now(irq));
+	assert_int_equal(virtio_pci_queue_held_until(&f->vp, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +524,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_rings),
 		cmocka_unit_test(test_model_driven_queue),
 		cmocka_unit_test(test_irq_gap_holds_interrupts),
+		cmocka_unit_test(test_irq_hold_and_served),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,7 +40,8 @@
 # Exits 1 when a VM failed (its numbers are n/a).
 # usage: net_bench.sh   (BUILD, NET_BENCH_MIB (default 256),
 #   NET_BENCH_ROUNDS (default 8: one round varies by 30% and more),
-#   NET_BENCH_VMMS (default "cellvm qemu"),
+#   NET_BENCH_VMMS (default "cellvm qemu"; cellvm@NAME=VALUE@... boots cellvm
+#   with that environment, to compare device settings in one run),
 #   NET_BENCH_LOGS=DIR: keep each boot's stamped console as DIR/VMM.ROUND.txt)
 [ -n "${NET_BENCH_NS:-}" ] || exec env NET_BENCH_NS=1 unshare -n sh "$0" "$@" ||
     { echo "net_bench: error: unshare -n failed (root?)" >&2; exit 1; }
@@ -71,7 +72,7 @@ ip link set lo up
 ip link add br0 type bridge && ip addr add 10.0.2.1/24 dev br0 && ip link set br0 up ||
     die "cannot make bridge br0"
 net_initrd
-mkfifo "$T/hold"
+mkfifo "$T/hold" "$T/err"
 dd if=/dev/zero of="$T/zero.bin" bs=1M count="$MIB" 2>/dev/null || die "no room for $MIB MiB in $T"
 want=$((MIB * 1048576))
 # The guest's tmpfs holds the data: half its RAM, so RAM is twice the data
@@ -133,7 +134,15 @@ cpu_snap() {
     cat /proc/[0-9]*/stat 2>/dev/null | awk '{ c = $2; gsub(/[()]/, "", c)
         if (c ~ /^(cellvm|qemu-system|busybox|ksoftirqd)/) { t[c] += $14 + $15; f[c] += $10 } }
         END { for (c in t) printf " %s=%d %s/flt=%d", c, t[c], c, f[c] }'
+    # KVM's counters (all VMs; one runs at a time): what the guest's
+    # exits and interrupts cost it, which the device's counters cannot show.
+    for k in $KVM_STATS; do
+        [ -r "$KVM_DEBUG/$k" ] && printf ' kvm:%s=%s' "$k" "$(cat "$KVM_DEBUG/$k")"
+    done
 }
+KVM_DEBUG=/sys/kernel/debug/kvm
+KVM_STATS="exits io_exits mmio_exits irq_exits halt_exits halt_wakeup irq_injections irq_window_exits insn_emulation signal_exits"
+[ -d "$KVM_DEBUG" ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null
 
 # stamp: each line of stdin after this host's time (seconds.nanoseconds):
 # the transfers are timed by the host's clock too, from the console lines
@@ -157,20 +166,32 @@ stamp() {
     done
 }
 
-# run VMM R: one boot in round R; its console, each line stamped, goes to
-# $T/VMM.R.txt, the size of what the host received to $T/VMM.R.host.
+# run VMM R: one boot in round R; its console and its stderr, each line
+# stamped, go to $T/VMM.R.txt (through two stampers appending whole lines:
+# one pipe for both let a device's message land inside a console line),
+# the size of what the host received to $T/VMM.R.host.  VMM is cellvm or
+# qemu, or either with @NAME=VALUE... after it: that boot's environment
+# (cellvm@CELLVM_NET_TX_IRQ_GAP_US=0 compares a device setting in one run).
 run() {
     echo "net_bench: round $2: $1: booting" >&2
-    if [ "$1" = cellvm ]; then vmm=$BUILD/bin/cellvm; else vmm=tools/bench/qemu_vm.sh; fi
-    $NC -l -p 5001 <"$T/zero.bin" >/dev/null 2>"$T/$1.nc1" &
+    case $1 in cellvm*) vmm=$BUILD/bin/cellvm ;; *) vmm=tools/bench/qemu_vm.sh ;; esac
+    vars=
+    case $1 in *@*) vars=$(echo "${1#*@}" | tr @ ' ') ;; esac
+    $NC -l -p 5001 <"$T/zero.bin" >/dev/null 2>"$T/nc1" &
     src=$!
-    $NC -l -p 5003 <"$T/zero.bin" >/dev/null 2>"$T/$1.nc3" &
+    $NC -l -p 5003 <"$T/zero.bin" >/dev/null 2>"$T/nc3" &
     src2=$!
-    $NC -l -p 5002 <>"$T/hold" >"$T/g2h.bin" 2>"$T/$1.nc2" &
+    $NC -l -p 5002 <>"$T/hold" >"$T/g2h.bin" 2>"$T/nc2" &
     dst=$!
-    { CELLVM_NET_STATS=1 QEMU_ACCEL=kvm timeout -k 5 $deadline "$vmm" run --kernel "$KERNEL" \
-        --initrd "$BOOT_INITRD" --cpus 1 --memory "$MEM" --on-reboot stop --cmdline "$CMDLINE" \
-        --net bridge=br0 2>&1 </dev/null; echo $? >"$T/rc"; } | stamp >"$T/$1.$2.txt"
+    : >"$T/$1.$2.txt"
+    stamp <"$T/err" >>"$T/$1.$2.txt" &
+    errs=$!
+    # shellcheck disable=SC2086 # $vars: NAME=VALUE words
+    { env $vars CELLVM_NET_STATS=1 QEMU_ACCEL=kvm timeout -k 5 $deadline "$vmm" run \
+        --kernel "$KERNEL" --initrd "$BOOT_INITRD" --cpus 1 --memory "$MEM" --on-reboot stop \
+        --cmdline "$CMDLINE" --net bridge=br0 2>"$T/err" </dev/null; echo $? >"$T/rc"; } |
+        stamp >>"$T/$1.$2.txt"
+    wait $errs
     rc=$(cat "$T/rc")
     [ -z "${NET_BENCH_LOGS:-}" ] || { mkdir -p "$NET_BENCH_LOGS" && cp "$T/$1.$2.txt" "$NET_BENCH_LOGS/"; }
     wait_pid $dst 30
@@ -227,12 +248,15 @@ counts() {
                 grab(c0, p); grab(c1, q)
                 printf "host CPU ms/MiB: busy %.0f idle %.0f;", (q["busy"] - p["busy"]) * 10 / mib,
                     (q["idle"] - p["idle"]) * 10 / mib
-                for (n in q) if (n != "busy" && n != "idle" && n !~ /\/flt$/)
+                for (n in q) if (n != "busy" && n != "idle" && n !~ /\/flt$/ && n !~ /^kvm:/)
                     printf " %s %.0f", n, (q[n] - p[n]) * 10 / mib
                 printf "; page faults/MiB:"
                 for (n in q) if (n ~ /\/flt$/ && q[n] > p[n])
                     printf " %s %.0f", substr(n, 1, length(n) - 4), (q[n] - p[n]) / mib
                 printf "; "
+                kvm = ""
+                for (n in q) if (n ~ /^kvm:/) kvm = kvm sprintf(" %s %.1f", substr(n, 5), (q[n] - p[n]) / mib)
+                if (kvm != "") printf "KVM/MiB:%s; ", kvm
             }
             if (out != "") printf "guest irqs/MiB:%s", out
             if (before != "" && after != "") {
@@ -281,29 +305,34 @@ for v in $VMMS; do
     info=$(cut -d' ' -f2- "$T/$v.1.txt" 2>/dev/null | grep '^netbench-info: ' | head -n 1)
     [ -z "$info" ] || echo "  $v guest: ${info#netbench-info: }"
 done
-for d in "host->guest, into untouched guest RAM:h2g-cold" "host->guest:h2g" "guest->host:g2h"; do
-    name=${d%%:*} key=${d#*:}
-    echo "  $name"
-    printf '    %-6s %16s %16s %12s\n' round cellvm QEMU cellvm/QEMU
-    : >"$T/ratios"
-    : >"$T/gratios"
-    r=1
-    while [ $r -le "$ROUNDS" ]; do
-        c=$(mbs cellvm.$r "$key" host) q=$(mbs qemu.$r "$key" host)
-        cg=$(mbs cellvm.$r "$key") qg=$(mbs qemu.$r "$key")
-        rt=$(ratio "$c" "$q")
-        [ -z "$rt" ] || echo "$rt" >>"$T/ratios"
-        rg=$(ratio "$cg" "$qg")
-        [ -z "$rg" ] || echo "$rg" >>"$T/gratios"
-        printf '    %-6s %16s %16s %12s\n' "$r" "${c:-n/a} (${cg:-n/a})" "${q:-n/a} (${qg:-n/a})" \
-            "${rt:-n/a} (${rg:-n/a})"
-        for v in $VMMS; do
-            cn=$(counts "$v.$r" "$key")
-            [ -z "$cn" ] || echo "           $v: $cn"
+# Each VMM of NET_BENCH_VMMS but qemu against qemu.
+for c in $VMMS; do
+    [ "$c" != qemu ] || continue
+    echo "  $c against qemu"
+    for d in "host->guest, into untouched guest RAM:h2g-cold" "host->guest:h2g" "guest->host:g2h"; do
+        name=${d%%:*} key=${d#*:}
+        echo "  $name"
+        printf '    %-6s %16s %16s %12s\n' round "${c%%@*}" QEMU "${c%%@*}/QEMU"
+        : >"$T/ratios"
+        : >"$T/gratios"
+        r=1
+        while [ $r -le "$ROUNDS" ]; do
+            cm=$(mbs "$c.$r" "$key" host) q=$(mbs qemu.$r "$key" host)
+            cg=$(mbs "$c.$r" "$key") qg=$(mbs qemu.$r "$key")
+            rt=$(ratio "$cm" "$q")
+            [ -z "$rt" ] || echo "$rt" >>"$T/ratios"
+            rg=$(ratio "$cg" "$qg")
+            [ -z "$rg" ] || echo "$rg" >>"$T/gratios"
+            printf '    %-6s %16s %16s %12s\n' "$r" "${cm:-n/a} (${cg:-n/a})" "${q:-n/a} (${qg:-n/a})" \
+                "${rt:-n/a} (${rg:-n/a})"
+            for v in "$c" qemu; do
+                cn=$(counts "$v.$r" "$key")
+                [ -z "$cn" ] || echo "           $v: $cn"
+            done
+            r=$((r + 1))
         done
-        r=$((r + 1))
+        m=$(median <"$T/ratios") mg=$(median <"$T/gratios")
+        printf '    median %s/QEMU: %s (by the guests'"'"' clocks: %s)\n' "${c%%@*}" "${m:-n/a}" "${mg:-n/a}"
     done
-    m=$(median <"$T/ratios") mg=$(median <"$T/gratios")
-    printf '    median cellvm/QEMU: %s (by the guests'"'"' clocks: %s)\n' "${m:-n/a}" "${mg:-n/a}"
 done
 exit $failed
