@@ -28,12 +28,12 @@ enum { RXQ, TXQ, CTRLQ, NUM_QUEUES };
 #define BATCH 64
 #define ERRORS_LOGGED 8
 /* Interrupt moderation of the transmit queue (virtio_pci_set_irq_gap): at
- * most one "sent" interrupt per TX_IRQ_GAP_US.  Nothing in a guest waits on
- * those but the freeing of sent buffers (TCP's small-queue limit, a full
- * ring); in the nested host's net_bench it halved the guest's interrupts
- * per MiB sent and brought guest->host throughput closer to QEMU's (still
- * about 0.9 of it; docs/benchmarks.md).  Receive interrupts are not held:
- * a reply must not wait.  CELLVM_NET_TX_IRQ_GAP_US / _RX_ override. */
+ * most one "sent" interrupt per TX_IRQ_GAP_US, a receive interrupt
+ * counting as one (rx_irq_for_tx).  Nothing in a guest waits on those but
+ * the freeing of sent buffers (TCP's small-queue limit, a full ring); in
+ * the nested host's net_bench each exit the guest is spared is throughput
+ * (docs/benchmarks.md).  Receive interrupts are not held: a reply must not
+ * wait.  CELLVM_NET_TX_IRQ_GAP_US / _RX_ override. */
 #define TX_IRQ_GAP_US 200
 #define IRQ_GAP_MAX_US 100000
 /* Iovecs of a frame sent from guest memory: its header, then its segments

@@ -8,13 +8,14 @@
  * change under a receive (virtio_net.h), and one thread sees both
  * directions' backpressure.  Each wake-up serves a bounded batch of each
  * direction: transmitted frames go to the backend from guest memory
- * (writev) and are completed once per batch; received frames are read
- * straight into the guest's buffers when they hold any packet (else
- * through the device's buffer) and each is published as soon as it is in.
- * A frame the backend cannot take now (-EAGAIN) goes back to the transmit
- * queue, which waits until the backend is writable; a packet the guest has
- * no buffers for is kept until it adds some: nothing queued is dropped for
- * being early. */
+ * (writev) and are completed once per batch (their interrupt left to a
+ * receive interrupt of the same moment when there is one); received
+ * frames are read straight into the guest's buffers when they hold any
+ * packet (else through the device's buffer) and each is published as
+ * soon as it is in.  A frame the backend cannot take now (-EAGAIN) goes
+ * back to the transmit queue, which waits until the backend is writable;
+ * a packet the guest has no buffers for is kept until it adds some:
+ * nothing queued is dropped for being early. */
 #ifndef CELLVM_DEVICES_NET_NET_DEV_H
 #define CELLVM_DEVICES_NET_NET_DEV_H
 
