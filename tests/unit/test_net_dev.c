@@ -172,6 +172,15 @@ static void make_frame(uint8_t *f, size_t len, const uint8_t *dst, unsigned seq)
 	f[14] = (uint8_t)seq, f[15] = (uint8_t)(seq >> 8);
 }
 
+/* Kick the transmit queue only when the device asks for it (the used
+ * ring's flags; no EVENT_IDX here), as a driver does; else always. */
+static bool kick_as_asked;
+
+static uint16_t tx_used_flags(struct t *t)
+{
+	return __atomic_load_n((uint16_t *)(t->ram + ring(TXQ).used), __ATOMIC_ACQUIRE);
+}
+
 /* A TX chain: header HDR (NULL: zeros) + frame, in one descriptor or
  * two (header apart). */
 static void post_tx(struct t *t, const uint8_t *hdr, const uint8_t *frame, size_t len, bool split)
@@ -193,7 +202,8 @@ static void post_tx(struct t *t, const uint8_t *hdr, const uint8_t *frame, size_
 	}
 	dh_push_avail(&t->h, &r, (uint16_t)slot);
 	t->tx_next++;
-	kick(t, TXQ);
+	if (!kick_as_asked || !(tx_used_flags(t) & VIRTQ_USED_F_NO_NOTIFY))
+		kick(t, TXQ);
 }
 
 static void post_rx(struct t *t, uint32_t size)
@@ -621,6 +631,42 @@ static void test_rx_irq_for_tx_dropped(void **state)
 	tx_answered(true);
 }
 
+/* CELLVM_NET_TX_POLL_US: after a round that sent frames, the guest is not
+ * asked to kick; the device looks at the queue again when the time is up,
+ * and asks for kicks again once a look finds nothing. */
+static void test_tx_poll(void **state)
+{
+	(void)state;
+	setenv("CELLVM_NET_TX_POLL_US", "20000", 1);
+	struct t *t = make(0);
+	unsetenv("CELLVM_NET_TX_POLL_US");
+	init(t, 0, true);
+	kick_as_asked = true;
+	struct dh_ring r = ring(TXQ);
+	uint8_t f[FRAME_LEN], got[256];
+	make_frame(f, sizeof(f), OTHER, 1);
+	post_tx(t, NULL, f, sizeof(f), false);
+	net_device_poll(&t->dev, 0);
+	assert_int_equal(dh_used_idx(&t->h, &r), 1);
+	assert_true(tx_used_flags(t) & VIRTQ_USED_F_NO_NOTIFY);
+	make_frame(f, sizeof(f), OTHER, 2);
+	post_tx(t, NULL, f, sizeof(f), false); /* no kick */
+	net_device_poll(&t->dev, 0);
+	assert_int_equal(dh_used_idx(&t->h, &r), 1); /* not yet looked at */
+	net_device_poll(&t->dev, 5000); /* wakes when the time is up */
+	assert_int_equal(dh_used_idx(&t->h, &r), 2);
+	assert_true(tx_used_flags(t) & VIRTQ_USED_F_NO_NOTIFY);
+	net_device_poll(&t->dev, 5000); /* nothing more: kicks wanted again */
+	assert_false(tx_used_flags(t) & VIRTQ_USED_F_NO_NOTIFY);
+	for (unsigned i = 1; i <= 2; i++) {
+		make_frame(f, sizeof(f), OTHER, i);
+		assert_int_equal(peer_frame(t, got, sizeof(got)), FRAME_LEN);
+		assert_memory_equal(got, f, FRAME_LEN);
+	}
+	kick_as_asked = false;
+	destroy(t);
+}
+
 /* The moderation settings in the environment: a value that is not one
  * stops the device at setup. */
 static void test_bad_irq_settings(void **state)
@@ -629,7 +675,7 @@ static void test_bad_irq_settings(void **state)
 	static const char *const bad[][2] = {
 		{"CELLVM_NET_TX_IRQ_GAP_US", "-1"},  {"CELLVM_NET_TX_IRQ_GAP_US", "100001"},
 		{"CELLVM_NET_RX_IRQ_GAP_US", "5ms"}, {"CELLVM_NET_RX_IRQ_FOR_TX", "yes"},
-		{"CELLVM_NET_RX_IRQ_FOR_TX", ""},
+		{"CELLVM_NET_RX_IRQ_FOR_TX", ""},    {"CELLVM_NET_TX_POLL_US", "1e3"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc;
@@ -792,6 +838,7 @@ int main(void)
 		cmocka_unit_test(test_answer_read_in_same_round),
 		cmocka_unit_test(test_rx_irq_for_tx_sent),
 		cmocka_unit_test(test_rx_irq_for_tx_dropped),
+		cmocka_unit_test(test_tx_poll),
 		cmocka_unit_test(test_bad_irq_settings),
 		cmocka_unit_test(test_peer_close_link_down),
 		cmocka_unit_test(test_peer_close_intx),
