@@ -231,13 +231,13 @@ bench: deps $(BINS) $(BENCH_BINS) $(BUILD)/bench/guest/diskbench
 	@BUILD=$(BUILD) sh tools/bench/img_bench.sh
 	@echo "== tools/bench/vm_boot.sh"
 	@BUILD=$(BUILD) tools/mkguest/mkguest
-	@if [ -c /dev/kvm ]; then BUILD=$(BUILD) sh tools/bench/vm_boot.sh; \
+	@if sh tools/kvmhost/kvm-usable; then BUILD=$(BUILD) sh tools/bench/vm_boot.sh; \
 	 else BUILD=$(BUILD) tools/kvmhost/run --memory 3G -- sh tools/bench/vm_boot.sh; fi
 	@echo "== tools/bench/disk_bench.sh"
-	@if [ -c /dev/kvm ]; then BUILD=$(BUILD) sh tools/bench/disk_bench.sh; \
+	@if sh tools/kvmhost/kvm-usable; then BUILD=$(BUILD) sh tools/bench/disk_bench.sh; \
 	 else BUILD=$(BUILD) tools/kvmhost/run --memory 3G --timeout 1200 -- sh tools/bench/disk_bench.sh; fi
 	@echo "== tools/bench/net_bench.sh"
-	@if [ -c /dev/kvm ]; then BUILD=$(BUILD) sh tools/bench/net_bench.sh; \
+	@if sh tools/kvmhost/kvm-usable; then BUILD=$(BUILD) sh tools/bench/net_bench.sh; \
 	 else BUILD=$(BUILD) tools/kvmhost/run --memory 4G --timeout 3000 -- sh tools/bench/net_bench.sh; fi
 
 # Programs for the test guest, static (tools/bench/guest_initrd.sh puts them

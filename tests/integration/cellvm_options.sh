@@ -76,6 +76,17 @@ refused '--name: empty' --kernel "$K" --name ''
 # starts: one that cannot be had is refused the same way (also without
 # /dev/kvm, so cellvm must not look for it first).
 refused 'net0 \(--net stream=.*\): stream .*no such socket' --kernel "$K" --net "stream=$T/nobody"
+# A /dev/kvm with no hardware virtualization under it (kvm-pvm) cannot run
+# a stock guest: cellvm says so rather than start a VM that hangs silently.
+if [ -c /dev/kvm ] && ! sh tools/kvmhost/kvm-usable; then
+    timeout 30 "$CELLVM" run --kernel "$K" >"$T/out" 2>"$T/err" </dev/null
+    rc=$?
+    { [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q 'no hardware virtualization' "$T/err"; } ||
+        { echo "FAIL: cellvm on a /dev/kvm without vmx/svm: exit $rc"; cat "$T/err"; exit 1; }
+    echo "ok: $(cat "$T/err")"
+else
+    echo "note: not checked here (no /dev/kvm, or one on vmx/svm): a /dev/kvm without hardware virtualization is refused"
+fi
 "$CELLVM" --help | grep -q 'run ' || { echo "FAIL: cellvm --help"; exit 1; }
 "$CELLVM" run --help | grep -q -- '--disk PATH' || { echo "FAIL: cellvm run --help"; exit 1; }
 "$CELLVM" run --help | grep -q -- '--net SPEC' || { echo "FAIL: cellvm run --help: --net"; exit 1; }

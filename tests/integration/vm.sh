@@ -3,7 +3,7 @@
 BUILD=${BUILD:-build}
 export BUILD
 tools/mkguest/mkguest >&2 || exit 1
-if [ -c /dev/kvm ]; then
+if sh tools/kvmhost/kvm-usable; then
     exec sh tests/vm/run-all.sh
 fi
 # One vCPU: the two-vCPU nested host failed about once per suite run (its

@@ -7,7 +7,7 @@
 BUILD=${BUILD:-build}
 export BUILD
 tools/mkguest/mkguest >&2 || exit 1
-if [ -c /dev/kvm ]; then
+if sh tools/kvmhost/kvm-usable; then
     exec sh tests/vm/run-all.sh tests/vm/smp_64cpus.sh
 fi
 exec sh tests/vm/in-kvmhost.sh 1 3G 700 tests/vm/smp_64cpus.sh

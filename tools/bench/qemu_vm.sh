@@ -42,7 +42,7 @@ die() {
 
 accel=${QEMU_ACCEL:-}
 if [ -z "$accel" ]; then
-    if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then accel=kvm; else accel=tcg; fi
+    if [ -r /dev/kvm ] && [ -w /dev/kvm ] && sh "$(dirname "$0")/../kvmhost/kvm-usable"; then accel=kvm; else accel=tcg; fi
 fi
 case $accel in
 kvm) cpu=host ;;

@@ -384,6 +384,13 @@ static int open_inputs(struct vmrun *r)
 			errno == ENOENT ? " (no KVM here; tools/kvmhost/run gives one)" : "");
 		return -1;
 	}
+	if (!host_has_hw_virt()) {
+		fprintf(stderr, "cellvm: /dev/kvm: this host has no hardware virtualization under "
+				"it (no vmx or svm CPU flag; a kvm-pvm /dev/kvm runs only guests "
+				"built for it), so a stock guest cannot run (tools/kvmhost/run "
+				"gives a KVM that can)\n");
+		return -1;
+	}
 	r->mem_fd = guest_memory(cfg->memory);
 	if (r->mem_fd < 0) {
 		fprintf(stderr, "cellvm: guest RAM: %s\n", strerror(errno));

@@ -61,6 +61,10 @@ struct vm_config {
 
 /* Parses one --disk PATH[,if=..][,media=..][,readonly][,serial=..] into
  * cfg.  0, or -1 with err. */
+/* host_kvm.c: whether /dev/kvm here has hardware virtualization (vmx or
+ * svm) under it, as a stock guest kernel needs. */
+bool host_has_hw_virt(void);
+
 int disk_option_parse(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
 /* Checks that each disk's image opens (with its backing chain) before any
  * process starts.  0, or -1 with err. */

@@ -13,8 +13,8 @@ cmdline="console=ttyS0 panic=-1 $(tools/mkguest/mkguest --cmdline-for "$snippet"
 set -- "$BUILD/bin/cellvm" run --kernel "$BUILD/guest/vmlinuz" \
     --initrd "$BUILD/guest/initramfs.cpio.gz" --cpus 2 --memory 512M \
     --cmdline "$cmdline" --serial stdio
-if [ -c /dev/kvm ]; then
+if sh tools/kvmhost/kvm-usable; then
     exec "$@"
 fi
-echo "demo: no /dev/kvm here: running the VM inside the nested KVM host (tools/kvmhost/run)" >&2
+echo "demo: no /dev/kvm here that runs a stock guest (tools/kvmhost/kvm-usable): running the VM inside the nested KVM host (tools/kvmhost/run)" >&2
 exec tools/kvmhost/run --cpus 2 --memory 2G -- "$@"
