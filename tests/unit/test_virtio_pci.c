@@ -421,6 +421,18 @@ static bool fd_signalled_now(int fd)
 	return poll(&p, 1, 0) == 1 && read(fd, &n, sizeof(n)) == sizeof(n);
 }
 
+/* A model-driven device, driver up with MSI-X, queue 0 moderated at GAP. */
+static struct fx *fx_moderated(uint64_t gap)
+{
+	struct fx *f = fx_model_driven();
+	assert_true(negotiate(f, 1ull << 32));
+	device_pci_config_write(&f->d, f->d.pci.msix_cap + 2, 2, 0x8000);
+	setup_queue0(f, 2, DESC);
+	wr(f, 0x14, 1, 15);
+	virtio_pci_set_irq_gap(&f->vp, 0, gap);
+	return f;
+}
+
 /* Interrupt moderation: the first completion interrupts at once; one
  * within the gap is published at once but its interrupt held until the
  * model releases it when due; a held interrupt the guest no longer wants
@@ -429,12 +441,7 @@ static void test_irq_gap_holds_interrupts(void **state)
 {
 	(void)state;
 	const uint64_t gap = 10ull * 1000000000; /* no test run is this slow */
-	struct fx *f = fx_model_driven();
-	assert_true(negotiate(f, 1ull << 32));
-	device_pci_config_write(&f->d, f->d.pci.msix_cap + 2, 2, 0x8000);
-	setup_queue0(f, 2, DESC);
-	wr(f, 0x14, 1, 15);
-	virtio_pci_set_irq_gap(&f->vp, 0, gap);
+	struct fx *f = fx_moderated(gap);
 	int irq = f->d.pci.msix_fds[2];
 
 	uint64_t t0 = virtio_pci_now_ns();
@@ -477,12 +484,7 @@ static void test_irq_hold_and_served(void **state)
 {
 	(void)state;
 	const uint64_t gap = 10ull * 1000000000;
-	struct fx *f = fx_model_driven();
-	assert_true(negotiate(f, 1ull << 32));
-	device_pci_config_write(&f->d, f->d.pci.msix_cap + 2, 2, 0x8000);
-	setup_queue0(f, 2, DESC);
-	wr(f, 0x14, 1, 15);
-	virtio_pci_set_irq_gap(&f->vp, 0, gap);
+	struct fx *f = fx_moderated(gap);
 	int irq = f->d.pci.msix_fds[2];
 
 	virtio_pci_queue_hold_irq(&f->vp, 0);
