@@ -10,4 +10,4 @@ tools/mkguest/mkguest >&2 || exit 1
 if sh tools/kvmhost/kvm-usable; then
     exec sh tests/vm/run-all.sh tests/vm/smp_64cpus.sh
 fi
-exec sh tests/vm/in-kvmhost.sh 1 3G 700 tests/vm/smp_64cpus.sh
+exec sh tests/vm/in-kvmhost.sh 1 3G 1200 tests/vm/smp_64cpus.sh
