@@ -62,4 +62,22 @@ grep -q 'the KVM host stalled: no heartbeat for [0-9]* s' "$tmp/out" ||
     fail "no 'stalled' message for a starved host"
 grep -q 'the end of its console log' "$tmp/out" || fail "no console log shown for a stalled host"
 grep -q 'its processes' "$tmp/out" || fail "a stalled host's process list is not shown"
-echo "ok: a dead nested host's unfinished tests run in a new one, named; gives up after KVMHOST_TRIES"
+# Two hosts side by side on one queue (tests/integration/vm.sh): each test
+# runs once, in one of them, with its result in the queue.
+mkdir "$tmp/queue"
+for n in 1 2 3 4; do
+    echo "echo ran >>$tmp/q$n.ran; sleep 1" >"$tmp/q$n.sh"
+done
+for h in 1 2; do
+    VM_TEST_QUEUE=$tmp/queue KVMHOST_STALL=15 sh tests/vm/in-kvmhost.sh 1 512M 300 \
+        "$tmp/q1.sh" "$tmp/q2.sh" "$tmp/q3.sh" "$tmp/q4.sh" >"$tmp/host$h.out" 2>&1 &
+done
+wait
+for n in 1 2 3 4; do
+    [ "$(cat "$tmp/q$n.ran" 2>/dev/null)" = ran ] ||
+        { cat "$tmp/host1.out" "$tmp/host2.out"; fail "q$n.sh did not run exactly once in two hosts on one queue"; }
+    [ "$(cat "$tmp/queue/q$n/result")" = PASS ] || fail "no PASS result for q$n.sh in the queue"
+    [ "$(cat "$tmp/host1.out" "$tmp/host2.out" | grep -c "^  PASS $tmp/q$n.sh ")" -eq 1 ] ||
+        fail "q$n.sh is not reported by exactly one host"
+done
+echo "ok: a dead nested host's unfinished tests run in a new one, named; gives up after KVMHOST_TRIES; two hosts share a queue"
