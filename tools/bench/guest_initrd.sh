@@ -40,9 +40,12 @@ for src in tools/bench/guest/*.c; do
     bin=$BUILD/bench/guest/$name
     if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
         mkdir -p "${bin%/*}"
-        ${CC:-gcc} -static -O2 -Wall -Wextra -Werror -o "$bin.new" "$src" -lpthread ||
-            die "cannot build $bin (gcc -static: libc6-dev has libc.a)"
-        mv "$bin.new" "$bin"
+        # A name of its own, then an atomic rename: two nested hosts
+        # sharing the build folder may build it at once.
+        new=$(mktemp "$bin.XXXXXX") || die "cannot make a file next to $bin"
+        ${CC:-gcc} -static -O2 -Wall -Wextra -Werror -o "$new" "$src" -lpthread ||
+            { rm -f "$new"; die "cannot build $bin (gcc -static: libc6-dev has libc.a)"; }
+        mv "$new" "$bin"
     fi
     progs="$progs $bin"
 done
