@@ -516,6 +516,11 @@ static int map_guest_ram(struct virtio_pci *vp, struct device *d, const Cellvm__
 		device_fail(d, "mapping guest RAM: %s", strerror(errno));
 		return -1;
 	}
+	/* Huge pages, as cellvm-core asks for its own mapping (vmm-core/vm.c):
+	 * shared memory gets them per mapping that asks.  Without this, a
+	 * page the device touches first (a receive buffer in fresh guest RAM)
+	 * becomes a 4 KiB page, and its 2 MiB never a huge page for the guest. */
+	(void)madvise(ram, s->guest_memory_size, MADV_HUGEPAGE);
 	d->extra_memory += s->guest_memory_size;
 	if (guest_mem_init_ram(&vp->mem, ram, s->guest_memory_size) < 0) {
 		device_fail(d, "guest RAM layout");

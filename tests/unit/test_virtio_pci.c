@@ -6,8 +6,10 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -170,6 +172,41 @@ static bool fd_signalled(int fd)
 		return false;
 	uint64_t n;
 	return read(fd, &n, sizeof(n)) == sizeof(n) && n >= 1;
+}
+
+/* The VmFlags line of /proc/self/smaps for the mapping at ADDR, or "". */
+static void smaps_flags(const void *addr, char *flags, size_t len)
+{
+	FILE *fp = fopen("/proc/self/smaps", "r");
+	assert_non_null(fp);
+	char line[512];
+	bool in = false;
+	flags[0] = 0;
+	while (fgets(line, sizeof(line), fp)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+		else if (in && !strncmp(line, "VmFlags:", 8)) {
+			snprintf(flags, len, "%s", line + 8);
+			break;
+		}
+	}
+	fclose(fp);
+}
+
+/* The device's mapping of guest RAM asks for transparent huge pages (where
+ * the kernel has them), like cellvm-core's. */
+static void test_ram_mapping_asks_huge_pages(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new();
+	char flags[512];
+	smaps_flags(f->vp.mem.region[0].host, flags, sizeof(flags));
+	assert_true(flags[0] != 0);
+	if (access("/sys/kernel/mm/transparent_hugepage", F_OK) == 0)
+		assert_non_null(strstr(flags, " hg"));
+	else
+		printf("# no transparent huge pages in this kernel: only the mapping checked\n");
 }
 
 static void test_pci_identity(void **state)
@@ -518,6 +555,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pci_identity),
+		cmocka_unit_test(test_ram_mapping_asks_huge_pages),
 		cmocka_unit_test(test_features),
 		cmocka_unit_test(test_request_msix),
 		cmocka_unit_test(test_request_intx),
